@@ -1,0 +1,58 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   install into .venv, start the embedded broker and a worker, replay a sample
+#   make test   install, lint, type-check, run unit and integration tests (what CI runs)
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: install demo test lint unit integration bench schemas tools clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/followup demo
+
+# promtool (from Debian's prometheus package) runs the alert-rule unit tests and the
+# Prometheus scrape test; install it when missing and we may (CI runs as root).
+tools:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's prometheus package (promtool)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
+	  else \
+	    echo "promtool is missing: install Prometheus (Debian/Ubuntu: sudo apt-get install prometheus)" >&2; exit 1; \
+	  fi; }
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+unit: $(STAMP) tools
+	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+
+integration: $(STAMP)
+	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+
+test: lint $(STAMP) tools
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/pipeline.py
+
+schemas: $(STAMP)
+	$(BIN)/followup schemas
+	$(BIN)/python -m rules.loader --write-schema
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .followup-state

@@ -1,0 +1,111 @@
+"""Build the Faust app from settings: topics, tables, agents and web views.
+
+Nothing here runs at import time; `create_app` is called once per worker process.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import faust
+
+from rules.rulebook import Rulebook
+from streams.agents import Pipeline
+from streams.clock import Clock, utc_now
+from streams.metrics import Metrics
+from streams.settings import Settings
+from streams.topics import Topics
+from streams.web import install_views
+
+__all__ = ["create_app"]
+
+
+def _credentials(settings: Settings) -> Any:
+    if settings.broker_security == "plaintext":
+        return None
+    context = ssl.create_default_context() if "ssl" in settings.broker_security else None
+    if settings.broker_security.startswith("sasl"):
+        return faust.SASLCredentials(
+            username=settings.broker_username,
+            password=(
+                settings.broker_password.get_secret_value() if settings.broker_password else None
+            ),
+            ssl_context=context,
+        )
+    return faust.SSLCredentials(context)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    rulebook: Rulebook,
+    metrics: Metrics,
+    clock: Clock = utc_now,
+) -> faust.App:
+    topics = Topics.from_settings(settings)
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker_url,
+        broker_credentials=_credentials(settings),
+        store="rocksdb://" if settings.store == "rocksdb" else "memory://",
+        datadir=str(settings.state_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        # The embedded broker has no transactions: at-least-once, idempotent effects.
+        processing_guarantee="at_least_once",
+        broker_rebalance_timeout=settings.rebalance_timeout_seconds,
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=min(1.0, settings.session_timeout_seconds / 3),
+        broker_max_poll_records=settings.batch_size * 2,
+        stream_buffer_maxsize=settings.batch_size * 8,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=True,
+        web_bind=settings.web_host,
+        web_port=settings.web_port,
+        web_host=settings.web_host,
+        # Faust's /table views would serve table contents: personal data.
+        web_tables_enabled=False,
+        table_cleanup_interval=3600.0,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    inputs = app.topic(*topics.inputs, key_serializer="raw", value_serializer="raw")
+    keyed = app.topic(
+        topics.keyed,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+        internal=True,
+    )
+    # Table values are our own orjson bytes (see rules.state): raw serializers on the app
+    # make the changelog carry exactly those bytes.
+    accounts = app.Table(
+        "accounts", key_type=bytes, value_type=bytes, partitions=settings.partitions
+    )
+    prospects = app.Table(
+        "prospects", key_type=bytes, value_type=bytes, partitions=settings.partitions
+    )
+    pipeline = Pipeline(
+        app=app,
+        topics=topics,
+        accounts=accounts,
+        prospects=prospects,
+        rulebook=rulebook,
+        metrics=metrics,
+        clock=clock,
+        max_message_bytes=settings.max_message_bytes,
+        batch_size=settings.batch_size,
+        batch_seconds=settings.batch_seconds,
+    )
+    app.agent(inputs, name="ingest")(pipeline.ingest)
+    app.agent(keyed, name="score")(pipeline.score)
+    app.followup_rulebook = rulebook  # type: ignore[attr-defined]
+    app.followup_pipeline = pipeline  # type: ignore[attr-defined]
+    install_views(app, metrics)
+
+    @app.on_rebalance_complete.connect  # type: ignore[misc]
+    async def _count_rebalance(sender: Any, **kwargs: Any) -> None:
+        metrics.rebalances.inc()
+
+    return app

@@ -1,0 +1,140 @@
+"""The `followup` command line.
+
+    followup broker            start the embedded broker and print its URL
+    followup run               run a worker against FOLLOWUP_BROKER_URL
+    followup demo              the whole product on a bundled sample, in about a minute
+    followup rules check FILE  validate a rulebook and summarise it
+    followup schemas [DIR]     regenerate the JSON Schemas of the contract
+
+Settings come from `FOLLOWUP_*` environment variables (see `streams.settings.Settings`).
+Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal as _signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+from pydantic import ValidationError
+
+from streams.errors import BrokerError, ConfigurationError
+from streams.settings import Settings
+
+__all__ = ["main"]
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise click.UsageError(f"bad FOLLOWUP_* setting:\n{exc}") from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="followup-signals")
+def cli() -> None:
+    """followup-signals: open sales follow-up windows within a second of the signal."""
+
+
+@cli.command()
+@click.option("--port", type=int, default=None, help="Port on 127.0.0.1 (default: a free one).")
+def broker(port: int | None) -> None:
+    """Start the embedded Kafka-compatible broker (memory only) and print its URL."""
+    from streams.broker import EmbeddedBroker
+
+    b = EmbeddedBroker.start(port)
+    click.echo(b.url)
+    click.echo(
+        f"export FOLLOWUP_BROKER_URL={b.url}   # memory only: a restart loses every topic",
+        err=True,
+    )
+    stop = threading.Event()
+    for sig in (_signal.SIGINT, _signal.SIGTERM):
+        _signal.signal(sig, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            if b.process.poll() is not None:
+                raise click.ClickException(f"broker exited with code {b.process.returncode}")
+    finally:
+        b.stop()
+
+
+@cli.command()
+@click.option("--broker-url", default=None, help="Overrides FOLLOWUP_BROKER_URL.")
+@click.option("--rulebook", type=click.Path(path_type=Path), default=None)
+@click.option("--web-port", type=int, default=None)
+def run(broker_url: str | None, rulebook: Path | None, web_port: int | None) -> None:
+    """Run a long-lived worker (stops on SIGTERM or Ctrl-C)."""
+    from streams.worker import run_worker
+
+    settings = _settings(broker_url=broker_url, rulebook=rulebook, web_port=web_port)
+    logging.basicConfig(
+        level=settings.log_level.upper().replace("WARN", "WARNING").replace("CRIT", "CRITICAL"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    run_worker(settings)
+
+
+@cli.command()
+@click.option("--seed", default=7, show_default=True, help="Seed of the sample generator.")
+@click.option("--people", default=300, show_default=True)
+@click.option("--accounts", default=36, show_default=True)
+@click.option("--days", default=21, show_default=True, help="Days of history to replay.")
+@click.option("--timeout", default=120.0, show_default=True, help="Give up after N seconds.")
+def demo(seed: int, people: int, accounts: int, days: int, timeout: float) -> None:
+    """Replay a realistic sample through a real broker and worker; show the windows."""
+    from streams.demo import run_demo
+
+    code = run_demo(
+        _settings(), seed=seed, people=people, accounts=accounts, days=days, timeout=timeout
+    )
+    sys.exit(code)
+
+
+@cli.group()
+def rules() -> None:
+    """Offline tools for rulebooks (no broker needed)."""
+
+
+@rules.command("check")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+def rules_check(file: Path) -> None:
+    """Validate FILE and print a summary; exit 2 when it is not a valid rulebook."""
+    from rules.loader import RulebookError, load_rulebook, summarise
+
+    try:
+        rulebook = load_rulebook(file)
+    except RulebookError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(summarise(rulebook))
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False), required=False)
+def schemas(directory: Path | None) -> None:
+    """Write the contract's JSON Schemas (default: signals/schemas/)."""
+    from signals.schema import write_schemas
+
+    target = directory or Path(__file__).resolve().parent.parent / "signals" / "schemas"
+    for path in write_schemas(target):
+        click.echo(str(path))
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except ConfigurationError as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(2)
+    except BrokerError as exc:
+        click.echo(f"broker error: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""Running the engine locally: a worker subprocess, producing records, reading topics back,
+and measuring how far a consumer group is behind. Used by the demo, the tests and the bench.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from streams.settings import Settings
+
+__all__ = [
+    "Record",
+    "WorkerProcess",
+    "group_lag",
+    "produce",
+    "read_topic",
+    "settings_env",
+    "wait_until",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    topic: str
+    value: bytes | None
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The `FOLLOWUP_*` environment that reproduces `settings` in another process."""
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump(exclude_none=True).items():
+        raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+        env[f"FOLLOWUP_{name.upper()}"] = str(raw)
+    return env
+
+
+class WorkerProcess:
+    """`followup run` in a child process, its output in a log file."""
+
+    def __init__(self, process: subprocess.Popen[bytes], log_path: Path, log: IO[bytes]) -> None:
+        self.process = process
+        self.log_path = log_path
+        self._log = log
+
+    @classmethod
+    def start(cls, settings: Settings, log_path: Path) -> WorkerProcess:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = log_path.open("ab")
+        env = {**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1"}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "run"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        return cls(process, log_path, log)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """SIGTERM, then SIGKILL after `timeout`; return the exit code."""
+        if self.alive:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: the crash a worker must survive."""
+        if self.alive:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+async def produce(
+    bootstrap_servers: str,
+    records: Sequence[Record],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, linger_ms=5)
+    await producer.start()
+    try:
+        total = len(records)
+        for n, record in enumerate(records, 1):
+            await producer.send(
+                record.topic, record.value, key=record.key, headers=list(record.headers)
+            )
+            if progress is not None and (n % 100 == 0 or n == total):
+                progress(n, total)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def read_topic(
+    bootstrap_servers: str,
+    topic: str,
+    *,
+    until: Callable[[list[Any]], bool],
+    timeout: float,
+    on_record: Callable[[Any], None] | None = None,
+) -> list[Any]:
+    """Read `topic` from the beginning (no group) until `until(records)` or `timeout`."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        partitions = await _partitions(consumer, topic, timeout=timeout)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        deadline = time.monotonic() + timeout
+        while not until(records) and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for messages in batch.values():
+                for message in messages:
+                    records.append(message)
+                    if on_record is not None:
+                        on_record(message)
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(
+    consumer: AIOKafkaConsumer, topic: str, *, timeout: float
+) -> list[TopicPartition]:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = consumer.partitions_for_topic(topic)
+        if found:
+            return [TopicPartition(topic, p) for p in sorted(found)]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topic {topic} did not appear in {timeout}s")
+        await consumer._client.force_metadata_update()
+        await asyncio.sleep(0.2)
+
+
+async def group_lag(bootstrap_servers: str, group: str, topics: Iterable[str]) -> int:
+    """Sum over `topics` of end offset minus the group's committed offset."""
+    topics = list(topics)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        tps: list[TopicPartition] = []
+        for topic in topics:
+            tps += await _partitions(consumer, topic, timeout=10)
+        ends = await consumer.end_offsets(tps)
+        committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+        lag = 0
+        for tp in tps:
+            meta = committed.get(tp)
+            done = meta.offset if meta is not None and meta.offset >= 0 else 0
+            lag += max(0, ends[tp] - done)
+        return lag
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def wait_until(
+    condition: Callable[[], Any], *, timeout: float, interval: float = 0.2, what: str = "condition"
+) -> Any:
+    """Await `condition()` (sync or async) until truthy; raise TimeoutError naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)

@@ -1,0 +1,147 @@
+"""Every Prometheus metric the worker exports, in one place.
+
+Built with an injectable registry so tests get a fresh one. Names follow Prometheus
+conventions: one prefix (`followup_`), base units (`_seconds`), `_total` on counters.
+Labels are bounded (topic, partition, signal type, reason, play, table); no label ever
+carries a person, an email address or an account.
+
+The agents do not touch these objects directly for their per-batch numbers: they return a
+plain `BatchStats` and `Metrics.record_batch` maps it onto the metrics.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections import Counter as _Tally
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+__all__ = ["PREFIX", "BatchStats", "Metrics"]
+
+PREFIX = "followup"
+
+# Scoring one signal is sub-millisecond; a window's latency from event time spans seconds
+# for live traffic and much longer for replays of history.
+_SCORING_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05)
+_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0)
+
+
+@dataclass(slots=True)
+class BatchStats:
+    """What one batch did, as plain numbers; filled by the agents, read by `record_batch`."""
+
+    consumed: _Tally[tuple[str, str]] = field(default_factory=_Tally)  # (topic, signal type)
+    dead_lettered: _Tally[tuple[str, str]] = field(default_factory=_Tally)  # (topic, reason)
+    duplicates: _Tally[str] = field(default_factory=_Tally)  # signal type
+    windows: _Tally[str] = field(default_factory=_Tally)  # play
+    suppressed: _Tally[str] = field(default_factory=_Tally)  # reason
+    scoring_seconds: list[float] = field(default_factory=list)
+    window_latency_seconds: list[float] = field(default_factory=list)
+    last_event_time: float | None = None  # unix seconds, event time of the newest signal
+
+
+class Metrics:
+    """The worker's metrics. One instance per worker process."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        p = PREFIX
+        self.events_consumed = Counter(
+            f"{p}_events_consumed_total",
+            "Signals read from input topics.",
+            ["topic", "signal_type"],
+            registry=r,
+        )
+        self.events_dead_lettered = Counter(
+            f"{p}_events_dead_lettered_total",
+            "Records routed to a dead-letter topic, by reason.",
+            ["topic", "reason"],
+            registry=r,
+        )
+        self.events_duplicate = Counter(
+            f"{p}_events_duplicate_total",
+            "Signals skipped because their event_id was already applied.",
+            ["signal_type"],
+            registry=r,
+        )
+        self.windows_opened = Counter(
+            f"{p}_windows_opened_total", "Follow-up windows opened.", ["play"], registry=r
+        )
+        self.windows_suppressed = Counter(
+            f"{p}_windows_suppressed_total",
+            "Evaluations that did not open a window, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.scoring_seconds = Histogram(
+            f"{p}_scoring_seconds",
+            "Time to score one signal in the pure core.",
+            buckets=_SCORING_BUCKETS,
+            registry=r,
+        )
+        self.signal_to_window_seconds = Histogram(
+            f"{p}_signal_to_window_seconds",
+            "From the triggering signal's event time to the window's publication.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            f"{p}_consumer_lag_messages",
+            "End offset minus committed offset, per assigned partition.",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.last_event_timestamp = Gauge(
+            f"{p}_last_event_timestamp_seconds",
+            "Event time (unix seconds) of the newest signal processed.",
+            registry=r,
+        )
+        self.last_processed_timestamp = Gauge(
+            f"{p}_last_processed_timestamp_seconds",
+            "Wall-clock time (unix seconds) the worker last processed a batch.",
+            registry=r,
+        )
+        self.table_keys = Gauge(
+            f"{p}_table_keys", "Keys held locally per table.", ["table"], registry=r
+        )
+        self.rebalances = Counter(
+            f"{p}_rebalances_total", "Consumer group rebalances seen.", registry=r
+        )
+        self.recoveries = Counter(
+            f"{p}_table_recoveries_total",
+            "Table recoveries from changelog completed.",
+            registry=r,
+        )
+        self.ready = Gauge(
+            f"{p}_worker_ready", "1 when the worker is ready to process signals.", registry=r
+        )
+        self.rulebook = Info(f"{p}_rulebook", "The rulebook in force.", registry=r)
+        self.build = Info(f"{p}_build", "Build information.", registry=r)
+
+    def set_build(self, version: str) -> None:
+        self.build.info({"version": version, "python": platform.python_version()})
+
+    def set_rulebook(self, version: str, content_hash: str) -> None:
+        self.rulebook.info({"version": version, "hash": content_hash})
+
+    def record_batch(self, stats: BatchStats, *, now: float) -> None:
+        """Map one batch's numbers onto the metrics. Called by the agent after each batch."""
+        for (topic, signal_type), n in stats.consumed.items():
+            self.events_consumed.labels(topic, signal_type).inc(n)
+        for (topic, reason), n in stats.dead_lettered.items():
+            self.events_dead_lettered.labels(topic, reason).inc(n)
+        for signal_type, n in stats.duplicates.items():
+            self.events_duplicate.labels(signal_type).inc(n)
+        for play, n in stats.windows.items():
+            self.windows_opened.labels(play).inc(n)
+        for reason, n in stats.suppressed.items():
+            self.windows_suppressed.labels(reason).inc(n)
+        for seconds in stats.scoring_seconds:
+            self.scoring_seconds.observe(seconds)
+        for seconds in stats.window_latency_seconds:
+            self.signal_to_window_seconds.observe(seconds)
+        if stats.last_event_time is not None:
+            self.last_event_timestamp.set(stats.last_event_time)
+        self.last_processed_timestamp.set(now)

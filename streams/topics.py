@@ -1,0 +1,49 @@
+"""Topic names, from one place. Dead-letter topics are derived from their source's name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from signals.models import SignalType
+from streams.settings import Settings
+
+__all__ = ["Topics"]
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    inputs: dict[str, SignalType]  # input topic name -> the signal type it carries by default
+    keyed: str
+    windows_opened: str
+    dead_letter_suffix: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Topics:
+        return cls(
+            inputs={
+                settings.topic_email_opened: SignalType.EMAIL_OPENED,
+                settings.topic_page_visited: SignalType.PAGE_VISITED,
+                settings.topic_job_changed: SignalType.JOB_CHANGED,
+                settings.topic_funding_announced: SignalType.FUNDING_ANNOUNCED,
+            },
+            keyed=settings.topic_keyed,
+            windows_opened=settings.topic_windows_opened,
+            dead_letter_suffix=settings.dead_letter_suffix,
+        )
+
+    def dead_letter(self, source_topic: str) -> str:
+        return f"{source_topic}{self.dead_letter_suffix}"
+
+    def for_signal(self, signal_type: SignalType) -> str:
+        """The input topic a signal type is produced to (the first configured for it)."""
+        for name, kind in self.inputs.items():
+            if kind == signal_type:
+                return name
+        raise KeyError(signal_type)
+
+    @property
+    def all_created(self) -> list[str]:
+        """Every topic the engine expects to exist (Faust creates its changelogs itself)."""
+        names = [*self.inputs, self.keyed, self.windows_opened]
+        names += [self.dead_letter(t) for t in (*self.inputs, self.keyed)]
+        return names

@@ -1,0 +1,70 @@
+"""Run one worker process: load the rulebook, make sure topics exist, start Faust."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from importlib.metadata import PackageNotFoundError, version
+
+from rules.loader import RulebookError, load_rulebook
+from rules.rulebook import Rulebook
+from streams.broker import create_topics, wait_for_broker
+from streams.errors import ConfigurationError
+from streams.metrics import Metrics
+from streams.settings import Settings
+from streams.topics import Topics
+
+__all__ = ["build_version", "load_rulebook_or_fail", "prepare_topics", "run_worker"]
+
+log = logging.getLogger(__name__)
+
+
+def build_version() -> str:
+    try:
+        return version("followup-signals")
+    except PackageNotFoundError:  # running from a source tree without an install
+        return "0+unknown"
+
+
+def load_rulebook_or_fail(settings: Settings) -> Rulebook:
+    try:
+        return load_rulebook(settings.rulebook)
+    except (RulebookError, OSError) as exc:
+        raise ConfigurationError(f"cannot use rulebook: {exc}") from exc
+
+
+async def prepare_topics(settings: Settings) -> list[str]:
+    """Wait for the broker and create the input, output and dead-letter topics if missing."""
+    await wait_for_broker(settings.bootstrap_servers)
+    return await create_topics(
+        settings.bootstrap_servers,
+        Topics.from_settings(settings).all_created,
+        partitions=settings.partitions,
+        replication_factor=settings.replication_factor,
+    )
+
+
+def run_worker(settings: Settings) -> None:
+    """Block until the worker is stopped (SIGTERM/SIGINT). Raises `ConfigurationError`."""
+    import faust
+
+    from streams.app import create_app
+
+    rulebook = load_rulebook_or_fail(settings)
+    created = asyncio.run(prepare_topics(settings))
+    if created:
+        log.info("created topics: %s", ", ".join(created))
+    try:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:  # uvloop is optional (not on Windows); asyncio's loop works too
+        pass
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    metrics = Metrics()
+    metrics.set_build(build_version())
+    metrics.set_rulebook(rulebook.version, rulebook.hash)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(settings, rulebook=rulebook, metrics=metrics)
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
