@@ -7,17 +7,457 @@ A condition is data, never code. Forms:
     {field: account.employees, between: [50, 1000]}
     {all: [cond, ...]}   {any: [cond, ...]}   {not: cond}
 
-Operators on one field: eq, ne, in, not_in, matches (case-insensitive regex, searched),
-contains, ends_with, gt, gte, lt, lte, between, exists. A missing field matches only
-`exists: false`, `ne` and `not_in`.
+Operators on one field (exactly one per condition):
 
-Facts are a flat mapping from dotted paths to values, built by `rules.facts`.
+- eq, ne, in, not_in: equality; strings compare case-insensitively (casefold). Booleans
+  equal only booleans, so `eq: 1` never matches `true`.
+- matches: a regular expression, case-insensitive, searched (`re.search`), strings only.
+- contains: a substring of a string (case-insensitive) or a member of a list.
+- ends_with: a suffix or a list of suffixes, case-insensitive, strings only.
+- gt, gte, lt, lte, between ([lo, hi], inclusive): numbers only; a fact that is not a
+  number never matches.
+- exists: `true` if the fact is present (not null), `false` if it is missing.
 
-TODO(helper): implement the models and `evaluate`.
+A missing (null) fact matches only `exists: false`, `ne` and `not_in`. `all: []` is true and
+`any: []` is false. Conditions nest at most `MAX_DEPTH` levels.
+
+Facts are a flat mapping from dotted paths to values, built by `rules.facts`. Fields must
+start with one of `FIELD_ROOTS` so a typo such as `acount.industry` is a load error rather
+than a rule that silently never matches.
+
+Everything is checked when the rulebook is validated (a bad regex is a load error); the
+runtime calls `evaluate` once per rule per event, and it never raises on odd fact values: a
+value of the wrong type simply does not match.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
+import re
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, ClassVar
 
-Condition = Any
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    Tag,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+from pydantic_core.core_schema import SerializerFunctionWrapHandler
+
+__all__ = [
+    "CONDITION_TAGS",
+    "FIELD_ROOTS",
+    "MAX_DEPTH",
+    "MAX_PATTERN_LENGTH",
+    "OPERATORS",
+    "AllCondition",
+    "AnyCondition",
+    "Condition",
+    "FieldCondition",
+    "NotCondition",
+    "evaluate",
+]
+
+MAX_DEPTH = 10
+MAX_PATTERN_LENGTH = 500
+FIELD_ROOTS = frozenset({"account", "person", "properties", "source", "type"})
+OPERATORS = (
+    "eq",
+    "ne",
+    "in",
+    "not_in",
+    "matches",
+    "contains",
+    "ends_with",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "between",
+    "exists",
+)
+# Pydantic puts the union tag into error locations; the loader strips these when it maps
+# an error back to a YAML line and a dotted field path.
+CONDITION_TAGS = frozenset({"field-condition", "all-condition", "any-condition", "not-condition"})
+
+_STRICT = ConfigDict(frozen=True, extra="forbid")
+_FIELD_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$"
+_MAX_ITEMS = 10_000
+
+
+# ---------------------------------------------------------------- value types
+
+
+def _scalar(value: Any) -> str | int | float | bool:
+    if isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("numbers must be finite")
+        return value
+    raise ValueError("expected a single string, number or boolean")
+
+
+def _number(value: Any) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("expected a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("numbers must be finite")
+    return value
+
+
+Scalar = Annotated[
+    str | int | float | bool, PlainValidator(_scalar, json_schema_input_type=str | float | bool)
+]
+Number = Annotated[int | float, PlainValidator(_number, json_schema_input_type=float)]
+_Suffix = Annotated[str, Field(min_length=1, max_length=253)]
+
+
+def _fold(value: Any) -> Any:
+    """Normalise a value for equality: casefold strings, keep booleans apart from numbers."""
+    if isinstance(value, str):
+        return ("s", value.casefold())
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, int | float):
+        return ("n", value)
+    return ("o", value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+# ------------------------------------------------------ operator implementations
+# Each takes (fact value, prepared argument); the fact value is never None here.
+
+
+def _op_eq(value: Any, arg: Any) -> bool:
+    try:
+        return _fold(value) == arg
+    except TypeError:
+        return False
+
+
+def _op_ne(value: Any, arg: Any) -> bool:
+    return not _op_eq(value, arg)
+
+
+def _op_in(value: Any, arg: frozenset[Any]) -> bool:
+    try:
+        return _fold(value) in arg
+    except TypeError:  # unhashable fact, e.g. a list
+        return False
+
+
+def _op_not_in(value: Any, arg: frozenset[Any]) -> bool:
+    return not _op_in(value, arg)
+
+
+def _op_matches(value: Any, arg: re.Pattern[str]) -> bool:
+    return isinstance(value, str) and arg.search(value) is not None
+
+
+def _op_contains(value: Any, arg: Any) -> bool:
+    if isinstance(value, str):
+        return arg[0] == "s" and arg[1] in value.casefold()
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_op_eq(item, arg) for item in value)
+    return False
+
+
+def _op_ends_with(value: Any, arg: tuple[str, ...]) -> bool:
+    return isinstance(value, str) and value.casefold().endswith(arg)
+
+
+def _op_gt(value: Any, arg: float) -> bool:
+    return _is_number(value) and value > arg
+
+
+def _op_gte(value: Any, arg: float) -> bool:
+    return _is_number(value) and value >= arg
+
+
+def _op_lt(value: Any, arg: float) -> bool:
+    return _is_number(value) and value < arg
+
+
+def _op_lte(value: Any, arg: float) -> bool:
+    return _is_number(value) and value <= arg
+
+
+def _op_between(value: Any, arg: tuple[float, float]) -> bool:
+    return _is_number(value) and arg[0] <= value <= arg[1]
+
+
+def _op_exists(value: Any, arg: bool) -> bool:
+    return arg  # value is present (not None) here
+
+
+_APPLY: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": _op_eq,
+    "ne": _op_ne,
+    "in": _op_in,
+    "not_in": _op_not_in,
+    "matches": _op_matches,
+    "contains": _op_contains,
+    "ends_with": _op_ends_with,
+    "gt": _op_gt,
+    "gte": _op_gte,
+    "lt": _op_lt,
+    "lte": _op_lte,
+    "between": _op_between,
+    "exists": _op_exists,
+}
+
+
+def _prepare(op: str, arg: Any) -> Any:
+    if op in ("eq", "ne", "contains"):
+        return _fold(arg)
+    if op in ("in", "not_in"):
+        return frozenset(_fold(item) for item in arg)
+    if op == "matches":
+        return re.compile(arg, re.IGNORECASE)
+    if op == "ends_with":
+        return tuple(s.casefold() for s in ((arg,) if isinstance(arg, str) else arg))
+    return arg
+
+
+# ------------------------------------------------------------------- models
+
+
+class FieldCondition(BaseModel):
+    """One fact compared by one operator, e.g. `{field: account.industry, in: [saas]}`."""
+
+    # The schema cannot say "exactly one operator" directly; two keys (field + one) can.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", json_schema_extra={"minProperties": 2, "maxProperties": 2}
+    )
+
+    field: Annotated[str, Field(min_length=1, max_length=200, pattern=_FIELD_PATTERN)] = Field(
+        description="Dotted path of a fact, e.g. account.industry or properties.path."
+    )
+    eq: Scalar | None = None
+    ne: Scalar | None = None
+    in_: Annotated[tuple[Scalar, ...], Field(min_length=1, max_length=_MAX_ITEMS)] | None = Field(
+        default=None, alias="in"
+    )
+    not_in: Annotated[tuple[Scalar, ...], Field(min_length=1, max_length=_MAX_ITEMS)] | None = None
+    matches: Annotated[str, Field(min_length=1, max_length=MAX_PATTERN_LENGTH)] | None = Field(
+        default=None, description="Case-insensitive regular expression, searched anywhere."
+    )
+    contains: Scalar | None = None
+    ends_with: (
+        _Suffix | Annotated[tuple[_Suffix, ...], Field(min_length=1, max_length=_MAX_ITEMS)] | None
+    ) = None
+    gt: Number | None = None
+    gte: Number | None = None
+    lt: Number | None = None
+    lte: Number | None = None
+    between: tuple[Number, Number] | None = Field(
+        default=None, description="[lo, hi], both inclusive."
+    )
+    exists: bool | None = None
+
+    _op: str = PrivateAttr(default="")
+    _arg: Any = PrivateAttr(default=None)
+
+    _KEYS: ClassVar[frozenset[str]] = frozenset(OPERATORS) | {"field"}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_operator(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        field = data.get("field")
+        where = f" for field {field!r}" if isinstance(field, str) else ""
+        expected = ", ".join(OPERATORS)
+        unknown = [k for k in data if k not in cls._KEYS]
+        if unknown:
+            raise ValueError(f"unknown operator {unknown[0]!r}{where}; expected one of {expected}")
+        ops = [k for k in data if k != "field"]
+        if not ops:
+            raise ValueError(f"no operator{where}; add one of {expected}")
+        if len(ops) > 1:
+            raise ValueError(
+                f"{len(ops)} operators ({', '.join(ops)}){where}; use exactly one per "
+                "condition and combine conditions with all/any"
+            )
+        if data[ops[0]] is None:
+            raise ValueError(
+                f"operator {ops[0]!r}{where} needs a value; to test for a missing field "
+                "use exists: false"
+            )
+        return data
+
+    @field_validator("field")
+    @classmethod
+    def _known_root(cls, value: str) -> str:
+        root = value.split(".", 1)[0]
+        if root not in FIELD_ROOTS:
+            raise ValueError(
+                f"unknown field {value!r}: a field starts with one of "
+                f"{', '.join(sorted(FIELD_ROOTS))}"
+            )
+        return value
+
+    @field_validator("matches")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value, re.IGNORECASE)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+        return value
+
+    @field_validator("between")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and value[0] > value[1]:
+            raise ValueError("between needs [lo, hi] with lo <= hi")
+        return value
+
+    def model_post_init(self, context: Any, /) -> None:
+        for op in OPERATORS:
+            arg = getattr(self, "in_" if op == "in" else op)
+            if arg is not None:
+                self._op = op
+                self._arg = _prepare(op, arg)
+                return
+
+    @model_serializer(mode="wrap")
+    def _drop_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Only the field and its one operator: dumping gives back the form a person wrote.
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+    def __repr_args__(self) -> Any:
+        return [(k, v) for k, v in super().__repr_args__() if v is not None]
+
+    @property
+    def operator(self) -> str:
+        return self._op
+
+    @property
+    def depth(self) -> int:
+        return 1
+
+    def evaluate(self, facts: Mapping[str, Any]) -> bool:
+        value = facts.get(self.field)
+        if value is None:
+            return self._op in ("ne", "not_in") or (self._op == "exists" and not self._arg)
+        return _APPLY[self._op](value, self._arg)
+
+
+class _Compound(BaseModel):
+    model_config = _STRICT
+
+    _depth: int = PrivateAttr(default=1)
+
+    def _children(self) -> tuple[Condition, ...]:
+        raise NotImplementedError
+
+    @property
+    def depth(self) -> int:
+        return self._depth
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._depth = 1 + max((c.depth for c in self._children()), default=0)
+        if self._depth > MAX_DEPTH:
+            raise ValueError(f"conditions nest more than {MAX_DEPTH} levels deep")
+
+
+_Conditions = Annotated[tuple["Condition", ...], Field(max_length=100)]
+
+
+class AllCondition(_Compound):
+    """True when every condition is true; `all: []` is true."""
+
+    all: _Conditions
+
+    def _children(self) -> tuple[Condition, ...]:
+        return self.all
+
+    def evaluate(self, facts: Mapping[str, Any]) -> bool:
+        return all(c.evaluate(facts) for c in self.all)
+
+
+class AnyCondition(_Compound):
+    """True when at least one condition is true; `any: []` is false."""
+
+    any: _Conditions
+
+    def _children(self) -> tuple[Condition, ...]:
+        return self.any
+
+    def evaluate(self, facts: Mapping[str, Any]) -> bool:
+        return any(c.evaluate(facts) for c in self.any)
+
+
+class NotCondition(_Compound):
+    """True when the inner condition is false."""
+
+    not_: Condition = Field(alias="not")
+
+    def _children(self) -> tuple[Condition, ...]:
+        return (self.not_,)
+
+    def evaluate(self, facts: Mapping[str, Any]) -> bool:
+        return not self.not_.evaluate(facts)
+
+
+_TAG_BY_KEY = {
+    "field": "field-condition",
+    "all": "all-condition",
+    "any": "any-condition",
+    "not": "not-condition",
+}
+_TAG_BY_CLASS: dict[type[BaseModel], str] = {
+    FieldCondition: "field-condition",
+    AllCondition: "all-condition",
+    AnyCondition: "any-condition",
+    NotCondition: "not-condition",
+}
+
+
+def _condition_tag(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return _TAG_BY_CLASS.get(type(value))
+    if isinstance(value, Mapping):
+        tags = [tag for key, tag in _TAG_BY_KEY.items() if key in value]
+        if len(tags) == 1:
+            return tags[0]
+    return None
+
+
+Condition = Annotated[
+    Annotated[FieldCondition, Tag("field-condition")]
+    | Annotated[AllCondition, Tag("all-condition")]
+    | Annotated[AnyCondition, Tag("any-condition")]
+    | Annotated[NotCondition, Tag("not-condition")],
+    Discriminator(
+        _condition_tag,
+        custom_error_type="invalid_condition",
+        custom_error_message=(
+            "a condition is a mapping with exactly one of 'field', 'all', 'any' or 'not'"
+        ),
+    ),
+]
+
+for _model in (AllCondition, AnyCondition, NotCondition):
+    _model.model_rebuild()
+
+
+def evaluate(condition: Condition | None, facts: Mapping[str, Any]) -> bool:
+    """Whether `facts` satisfy `condition`; no condition (None) is always true.
+
+    Called per event by the scoring engine. Pure; never raises for odd fact values.
+    """
+    return True if condition is None else condition.evaluate(facts)

@@ -61,11 +61,18 @@ class Disqualifier(BaseModel):
     detail: _Detail
 
 
+_Tier = Literal["A", "B", "C"]
+
+
+def _default_tiers() -> dict[_Tier, float]:
+    return {"A": 60.0, "B": 40.0, "C": 20.0}
+
+
 class FitSection(BaseModel):
     model_config = _STRICT
 
-    tiers: dict[Literal["A", "B", "C"], float] = Field(
-        default_factory=lambda: {"A": 60.0, "B": 40.0, "C": 20.0},
+    tiers: dict[_Tier, float] = Field(
+        default_factory=_default_tiers,
         description="Minimum fit points for each tier; below C is tier D.",
     )
     rules: tuple[FitRule, ...] = ()
