@@ -1,0 +1,399 @@
+"""The decision core: apply one signal to the stored state and decide which windows open.
+
+The stream agent calls `apply_signal` once per decoded signal, with the account state and
+a lazy view of the prospect table for the signal's partition (the account key), then stores
+what the `Outcome` says changed and publishes its windows. Pure: no I/O, no clock (`now`
+is injected and only stamps `opened_at`); it does not raise on validated input.
+
+Person-level signals (email opened, job changed, a page visit naming a person) update that
+prospect; account-level signals (funding, a page visit naming only an account) update the
+account and re-evaluate every known person there, in sorted person-key order.
+
+Order independence. Scoring uses event time only, contributions are kept sorted, and the
+merge of attributes keeps the newest value per field (`rules.merge`), so the same events in
+any order give the same prospect and account states, except for the window bookkeeping
+(`last_window_at`, `last_window_id`, `windows_opened`): *whether* a window opened along the
+way depends on what had arrived when it was evaluated. Bounded memories (`rules.state`)
+are the other exception, at their limits.
+
+Matching an engagement rule reads the event's own facts (its person, account and
+properties), not the merged ones, so a contribution never depends on what arrived before.
+Fit reads the merged person and, when the person is at the account being applied, the
+account state's account (what all its people's events said), else the prospect's own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from rules.draft import DRAFT_FACT_KEYS, build_draft
+from rules.facts import facts_for
+from rules.merge import merge_account, merge_person, merge_prospect_account
+from rules.rulebook import EngagementRule, Rulebook
+from rules.scoring import engagement, fit, match_engagement_rule, ranked, render_detail
+from rules.state import (
+    MAX_PEOPLE,
+    MAX_SEEN,
+    AccountState,
+    Contribution,
+    ProspectState,
+    Stamp,
+    add_contribution,
+    is_seen,
+    remember,
+)
+from signals.identity import person_key, signal_account_key
+from signals.models import Account, FundingAnnounced, PageVisited, Signal
+from signals.windows import FitReason, Play, Reason, RulebookRef, Score, WindowOpened
+
+__all__ = ["MAX_REASONS", "MIN_REASON_POINTS", "Outcome", "Suppressed", "apply_signal"]
+
+MIN_REASON_POINTS = 0.05
+MAX_REASONS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Suppressed:
+    person_key: str
+    reason: Literal["below_threshold", "cooldown", "disqualified"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    duplicate: bool  # event_id already applied: nothing changed
+    account: AccountState | None  # new account state to store, None = unchanged
+    prospects: Mapping[str, ProspectState]  # changed prospect states by person key
+    windows: tuple[WindowOpened, ...]
+    suppressed: tuple[Suppressed, ...]
+    rule: str | None  # engagement rule that scored the event, if any
+
+
+_DUPLICATE = Outcome(
+    duplicate=True, account=None, prospects={}, windows=(), suppressed=(), rule=None
+)
+
+
+def apply_signal(
+    rulebook: Rulebook,
+    signal: Signal,
+    *,
+    account: AccountState | None,
+    prospects: Mapping[str, ProspectState],
+    now: datetime,
+) -> Outcome:
+    """Apply one signal. `prospects` is only read with `.get`; `now` is UTC wall-clock time.
+
+    `account` is the stored state for the signal's account key; a state for another key is
+    ignored (treated as absent).
+    """
+    key = signal_account_key(signal.account, signal.person)
+    if account is not None and account.account_key != key:
+        account = None
+    if isinstance(signal, FundingAnnounced) or (
+        isinstance(signal, PageVisited) and signal.person is None
+    ):
+        assert key is not None and signal.account is not None  # the models guarantee it
+        return _apply_account_signal(rulebook, signal, key, signal.account, account, prospects, now)
+    return _apply_person_signal(rulebook, signal, key, account, prospects, now)
+
+
+def _apply_person_signal(
+    rulebook: Rulebook,
+    signal: Signal,
+    key: str | None,
+    account: AccountState | None,
+    prospects: Mapping[str, ProspectState],
+    now: datetime,
+) -> Outcome:
+    assert signal.person is not None  # person-level signals carry one
+    pk = person_key(signal.person)
+    at_event = signal.occurred_at
+    previous = prospects.get(pk)
+    if previous is not None and is_seen(previous.seen_event_ids, signal.event_id, at_event):
+        return _DUPLICATE
+
+    facts = facts_for(signal, signal.person, signal.account)
+    rule = match_engagement_rule(rulebook, signal, facts)
+    contribution = _contribution(rulebook, rule, signal, facts) if rule is not None else None
+    prospect = _merged_prospect(rulebook, previous, pk, signal, contribution)
+
+    new_account = None
+    if key is not None:
+        new_account = _touched_account(rulebook, account, key, signal, pk)
+    state, window, suppressed = _evaluate(
+        rulebook, prospect, new_account, prospect.watermark or at_event, signal.event_id, now
+    )
+    return Outcome(
+        duplicate=False,
+        account=new_account if new_account != account else None,
+        prospects={pk: state},
+        windows=(window,) if window is not None else (),
+        suppressed=(suppressed,) if suppressed is not None else (),
+        rule=rule.name if rule is not None else None,
+    )
+
+
+def _apply_account_signal(
+    rulebook: Rulebook,
+    signal: Signal,
+    key: str,
+    named: Account,
+    account: AccountState | None,
+    prospects: Mapping[str, ProspectState],
+    now: datetime,
+) -> Outcome:
+    at_event = signal.occurred_at
+    if account is not None and is_seen(account.seen_event_ids, signal.event_id, at_event):
+        return _DUPLICATE
+    facts = facts_for(signal, None, named)
+    rule = match_engagement_rule(rulebook, signal, facts)
+    contribution = _contribution(rulebook, rule, signal, facts) if rule is not None else None
+    state = _touched_account(rulebook, account, key, signal, None, contribution)
+    if rule is None or contribution is None:
+        # Nothing scored: no one's engagement moved, so no one is re-evaluated.
+        return Outcome(False, state, {}, (), (), None)
+
+    changed: dict[str, ProspectState] = {}
+    windows: list[WindowOpened] = []
+    suppressed: list[Suppressed] = []
+    for pk in sorted(state.people):
+        prospect = prospects.get(pk)
+        if prospect is None or prospect.account_key != key:
+            continue  # unknown here, or moved to another account since
+        at = max(prospect.watermark or at_event, at_event)
+        new, window, why = _evaluate(rulebook, prospect, state, at, signal.event_id, now)
+        if window is not None:
+            windows.append(window)
+            changed[pk] = new
+        if why is not None:
+            suppressed.append(why)
+    return Outcome(False, state, changed, tuple(windows), tuple(suppressed), rule.name)
+
+
+def _contribution(
+    rulebook: Rulebook, rule: EngagementRule, signal: Signal, facts: Mapping[str, Any]
+) -> Contribution:
+    kept = {k: _fact_text(facts[k]) for k in DRAFT_FACT_KEYS if k in facts}
+    return Contribution.model_construct(
+        event_id=signal.event_id,
+        signal_type=signal.type,
+        rule=rule.name,
+        points=rule.points,
+        half_life_days=rule.half_life_days or rulebook.engagement.default_half_life_days,
+        cap=rule.cap,
+        occurred_at=signal.occurred_at,
+        detail=render_detail(rule.detail, facts),
+        play=rule.play,
+        facts=kept,
+    )
+
+
+def _merged_prospect(
+    rulebook: Rulebook,
+    previous: ProspectState | None,
+    pk: str,
+    signal: Signal,
+    contribution: Contribution | None,
+) -> ProspectState:
+    assert signal.person is not None
+    stamp: Stamp = (signal.occurred_at, signal.event_id)
+    stamps = previous.attributes_as_of if previous is not None else {}
+    person, stamps = merge_person(
+        previous.person if previous is not None else None, signal.person, stamps, stamp
+    )
+    account = previous.account if previous is not None else None
+    if signal.account is not None:
+        account, stamps = merge_prospect_account(account, signal.account, stamps, stamp)
+    watermark = signal.occurred_at
+    if previous is not None and previous.watermark is not None:
+        watermark = max(watermark, previous.watermark)
+    values: dict[str, Any] = {
+        "person_key": pk,
+        "account_key": signal_account_key(account, person),
+        "person": person,
+        "account": account,
+        "contributions": add_contribution(
+            previous.contributions if previous is not None else (),
+            contribution,
+            watermark,
+            rulebook.engagement.horizon_days,
+        ),
+        "seen_event_ids": remember(
+            previous.seen_event_ids if previous is not None else {},
+            signal.event_id,
+            signal.occurred_at,
+            MAX_SEEN,
+        ),
+        "watermark": watermark,
+        "attributes_as_of": stamps,
+    }
+    if previous is None:
+        return ProspectState.model_construct(
+            last_window_at=None, last_window_id=None, windows_opened=0, **values
+        )
+    return previous.model_copy(update=values)
+
+
+def _touched_account(
+    rulebook: Rulebook,
+    state: AccountState | None,
+    key: str,
+    signal: Signal,
+    pk: str | None,
+    contribution: Contribution | None = None,
+) -> AccountState:
+    """The account state after `signal`: merged account, newer watermark, and either the
+    person added to `people` (person-level) or the event remembered and scored (account)."""
+    stamp: Stamp = (signal.occurred_at, signal.event_id)
+    if state is None:
+        state = AccountState.model_construct(
+            account_key=key,
+            account=signal.account or Account.model_construct(domain=key),
+            contributions=(),
+            seen_event_ids={},
+            watermark=None,
+            people={},
+            attributes_as_of={},
+        )
+    update: dict[str, Any] = {}
+    if signal.account is not None:
+        merged, stamps = merge_account(state.account, signal.account, state.attributes_as_of, stamp)
+        if stamps is not state.attributes_as_of:
+            update["account"] = merged
+            update["attributes_as_of"] = stamps
+    watermark = state.watermark
+    if watermark is None or signal.occurred_at > watermark:
+        watermark = signal.occurred_at
+        update["watermark"] = watermark
+    if pk is not None:
+        people = remember(state.people, pk, signal.occurred_at, MAX_PEOPLE)
+        if people is not state.people:
+            update["people"] = people
+    else:
+        update["seen_event_ids"] = remember(
+            state.seen_event_ids, signal.event_id, signal.occurred_at, MAX_SEEN
+        )
+    contributions = add_contribution(
+        state.contributions, contribution, watermark, rulebook.engagement.horizon_days
+    )
+    if contributions != state.contributions:
+        update["contributions"] = contributions
+    return state.model_copy(update=update) if update else state
+
+
+def _evaluate(
+    rulebook: Rulebook,
+    prospect: ProspectState,
+    account: AccountState | None,
+    at: datetime,
+    trigger_event_id: str,
+    now: datetime,
+) -> tuple[ProspectState, WindowOpened | None, Suppressed | None]:
+    """Score the prospect at event time `at` and open a window if it qualifies."""
+    pk = prospect.person_key
+    contributions = prospect.contributions
+    person_account = prospect.account
+    if account is not None and account.account_key == prospect.account_key:
+        # The account state merges what every person's events said about the company.
+        contributions = contributions + account.contributions
+        person_account = account.account
+    fit_points, fit_reasons, tier, disqualifier = fit(
+        rulebook, facts_for(None, prospect.person, person_account)
+    )
+    if disqualifier is not None:
+        return prospect, None, Suppressed(pk, "disqualified")
+    horizon = rulebook.engagement.horizon_days
+    engagement_points, _ = engagement(contributions, at, horizon_days=horizon)
+    total = fit_points + engagement_points
+    windows = rulebook.windows
+    if total < windows.threshold:
+        return prospect, None, Suppressed(pk, "below_threshold")
+    last = prospect.last_window_at
+    if last is not None and at - last < timedelta(days=windows.cooldown_days):
+        return prospect, None, Suppressed(pk, "cooldown")
+
+    scored = ranked(contributions, at, horizon_days=horizon)  # only when a window opens
+    window_id = "w_" + hashlib.sha256(f"{pk}|{trigger_event_id}".encode()).hexdigest()[:24]
+    score = Score(
+        fit=round(fit_points, 2),
+        engagement=round(engagement_points, 2),
+        total=round(total, 2),
+        threshold=windows.threshold,
+        fit_tier=tier,
+    )
+    reasons = tuple(
+        Reason(
+            event_id=c.event_id,
+            signal_type=str(c.signal_type),
+            occurred_at=c.occurred_at,
+            rule=c.rule,
+            points=round(points, 2),
+            detail=c.detail,
+        )
+        for c, points in scored[:MAX_REASONS]
+        if points > MIN_REASON_POINTS
+    )
+    play = _play(scored)
+    window = WindowOpened(
+        window_id=window_id,
+        opened_at=now,
+        as_of=at,
+        trigger_event_id=trigger_event_id,
+        person_key=pk,
+        account_key=prospect.account_key,
+        person=prospect.person,
+        account=person_account,
+        play=play,
+        score=score,
+        reasons=reasons,
+        fit_reasons=_fit_reasons(fit_reasons),
+        rulebook=RulebookRef(version=rulebook.version, hash=rulebook.hash),
+        draft=build_draft(
+            rulebook,
+            play=play,
+            person=prospect.person,
+            account=person_account,
+            score=score,
+            reasons=reasons,
+            fit_reasons=fit_reasons,
+            contributions=[c for c, _ in scored],
+            opened_at=now,
+        ),
+    )
+    opened = prospect.model_copy(
+        update={
+            "last_window_at": at,
+            "last_window_id": window_id,
+            "windows_opened": prospect.windows_opened + 1,
+        }
+    )
+    return opened, window, None
+
+
+def _play(scored: list[tuple[Contribution, float]]) -> Play:
+    """The play of the rule that contributes most now (its newest contribution's play)."""
+    by_rule: dict[str, float] = {}
+    newest: dict[str, Contribution] = {}
+    for c, points in scored:
+        by_rule[c.rule] = by_rule.get(c.rule, 0.0) + points
+        if c.rule not in newest or c.sort_key > newest[c.rule].sort_key:
+            newest[c.rule] = c
+    # Ties on points pick the alphabetically first rule name.
+    positive = sorted((-points, rule) for rule, points in by_rule.items() if points > 0)
+    if not positive:
+        return "signal_triggered"
+    return newest[positive[0][1]].play
+
+
+def _fit_reasons(reasons: tuple[FitReason, ...]) -> tuple[FitReason, ...]:
+    return tuple(r.model_copy(update={"points": round(r.points, 2)}) for r in reasons)
+
+
+def _fact_text(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return ", ".join(str(v) for v in value)
+    return str(value)

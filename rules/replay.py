@@ -1,0 +1,63 @@
+"""Replay a history of signals through the pure core, with no broker.
+
+This is the same decision path the score agent runs, with the tables replaced by dicts
+keyed the same way (account key, and account key plus person key). Offline tools (rules
+explain, rules diff) and the tests use it to say which windows a history opens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from rules.engine import Outcome, apply_signal
+from rules.rulebook import Rulebook
+from rules.state import AccountState, ProspectState
+from signals.identity import signal_account_key
+from signals.models import Signal
+from signals.windows import WindowOpened
+
+__all__ = ["Replay", "replay"]
+
+
+@dataclass
+class Replay:
+    """The state and windows after a replay. Mutable: call `apply` for more signals."""
+
+    rulebook: Rulebook
+    accounts: dict[str, AccountState] = field(default_factory=dict)
+    # account key (None: people known by no account) -> person key -> state
+    prospects: dict[str | None, dict[str, ProspectState]] = field(default_factory=dict)
+    windows: list[WindowOpened] = field(default_factory=list)
+    duplicates: int = 0
+
+    def apply(self, signal: Signal, now: datetime) -> Outcome:
+        account_key = signal_account_key(signal.account, signal.person)
+        people = self.prospects.setdefault(account_key, {})
+        outcome = apply_signal(
+            self.rulebook,
+            signal,
+            account=self.accounts.get(account_key) if account_key else None,
+            prospects=people,
+            now=now,
+        )
+        if outcome.duplicate:
+            self.duplicates += 1
+            return outcome
+        if outcome.account is not None:
+            self.accounts[outcome.account.account_key] = outcome.account
+        for person_key, state in outcome.prospects.items():
+            people[person_key] = state
+        self.windows.extend(outcome.windows)
+        return outcome
+
+
+def replay(
+    rulebook: Rulebook, signals: Iterable[Signal], *, clock: Callable[[], datetime]
+) -> Replay:
+    """Apply `signals` in the order given (the order one partition would see them)."""
+    result = Replay(rulebook)
+    for signal in signals:
+        result.apply(signal, clock())
+    return result
