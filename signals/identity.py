@@ -53,10 +53,10 @@ PERSONAL_EMAIL_DOMAINS: frozenset[str] = frozenset(
 
 def account_key(domain: str) -> str:
     """Normalise a domain (or a URL-ish host) to the account key."""
-    host = domain.strip().lower().rstrip(".")
+    host = domain.strip().lower()
     if "://" in host:
         host = host.split("://", 1)[1]
-    host = host.split("/", 1)[0].split(":", 1)[0]
+    host = host.split("/", 1)[0].rpartition("@")[2].split(":", 1)[0].rstrip(".")
     if host.startswith("www."):
         host = host[4:]
     try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -41,7 +41,7 @@ __all__ = [
     "SignalType",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 _INBOUND = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
 
@@ -87,7 +87,8 @@ class Person(BaseModel):
             return None
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+            # OSError: a key naming a tzdata directory ("Europe") raises IsADirectoryError.
             raise ValueError("unknown IANA time zone") from exc
         return value
 

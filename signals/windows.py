@@ -117,4 +117,3 @@ class WindowOpened(BaseModel):
     fit_reasons: tuple[FitReason, ...]
     rulebook: RulebookRef
     draft: Draft
-

@@ -1,0 +1,154 @@
+"""The one codec: bytes on a topic <-> the models in `signals.models` and `signals.windows`.
+
+`decode_signal` runs once per inbound message, so it never raises: a record it cannot turn
+into a `Signal` comes back as a `Rejected` value, which the stream routes to the dead-letter
+topic with its reason. The checks run cheapest first:
+
+    None                      -> tombstone
+    len(raw) > max_bytes      -> oversized        (before any decoding)
+    orjson fails, bad UTF-8   -> not_utf8
+    orjson fails otherwise    -> not_json
+    not a JSON object         -> not_object
+    `type` unknown            -> unknown_type     (absent or null: `default_type`, if any)
+    validation fails          -> missing_identity (no person/account to key it by) or invalid
+
+`Rejected.detail` names only locations and error types ("person.email: value_error"), never
+input values: dead-letter records are read by people and shipped to logs, and the values are
+personal data.
+
+`encode` writes every field, `None` included. `WindowOpened` has required nullable fields
+(`account`, `account_key`), so dropping nulls would break the round trip; one rule for all
+models keeps the outbound contract explicit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import orjson
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from signals.models import Signal, SignalType
+from signals.windows import WindowOpened
+
+__all__ = [
+    "RejectReason",
+    "Rejected",
+    "decode_signal",
+    "decode_window",
+    "encode",
+]
+
+RejectReason = Literal[
+    "tombstone",
+    "oversized",
+    "not_utf8",
+    "not_json",
+    "not_object",
+    "unknown_type",
+    "missing_identity",
+    "invalid",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A record that is not a valid signal. Carries no input values (they may be PII)."""
+
+    reason: RejectReason
+    error_class: str
+    detail: str
+
+
+_SIGNAL: Final[TypeAdapter[Signal]] = TypeAdapter(Signal)
+_KNOWN_TYPES: Final[frozenset[str]] = frozenset(t.value for t in SignalType)
+# A missing required identity field (the models' own check raises "missing_identity: ...").
+_IDENTITY_FIELDS: Final[frozenset[str]] = frozenset({"person", "account"})
+_MAX_DETAIL_ERRORS: Final = 10
+
+
+def decode_signal(
+    raw: bytes | None, *, default_type: SignalType | None, max_bytes: int
+) -> Signal | Rejected:
+    """Decode one inbound message. Never raises; see the module docstring for the order.
+
+    `default_type` is the topic's signal type, used when a record carries no `type`.
+    """
+    if raw is None:
+        return Rejected("tombstone", "NoneType", "message value is null (tombstone)")
+    if len(raw) > max_bytes:
+        return Rejected("oversized", "ValueError", f"{len(raw)} bytes > max {max_bytes}")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        # orjson also rejects invalid UTF-8; only pay for a second decode on the error path.
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as uexc:
+            return Rejected("not_utf8", type(uexc).__name__, f"invalid UTF-8 at byte {uexc.start}")
+        return Rejected("not_json", type(exc).__name__, f"invalid JSON at char {exc.pos}")
+    if not isinstance(data, dict):
+        return Rejected("not_object", "TypeError", f"JSON {_json_kind(data)}, expected an object")
+
+    kind = data.get("type")
+    if kind is None:
+        if default_type is None:
+            return Rejected("unknown_type", "KeyError", "no type and no default for the topic")
+        data["type"] = default_type.value
+    elif not isinstance(kind, str) or kind not in _KNOWN_TYPES:
+        # The value itself stays out of the detail: it is producer input like any other.
+        return Rejected("unknown_type", "ValueError", f"type is not one of {sorted(_KNOWN_TYPES)}")
+
+    try:
+        return _SIGNAL.validate_python(data)
+    except ValidationError as exc:
+        return _rejected_from(exc)
+    except Exception as exc:
+        # A validator bug must not stop the partition: dead-letter the record, name the class.
+        return Rejected("invalid", type(exc).__name__, "unexpected error during validation")
+
+
+def encode(model: BaseModel) -> bytes:
+    """Serialise a model to compact JSON bytes, `None` fields included (see module docs)."""
+    return orjson.dumps(model.model_dump(mode="json"))
+
+
+def decode_window(raw: bytes) -> WindowOpened:
+    """Parse a window event (consumers, tests). Raises `pydantic.ValidationError` if bad."""
+    return WindowOpened.model_validate_json(raw)
+
+
+def _rejected_from(exc: ValidationError) -> Rejected:
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    identity = False
+    parts: list[str] = []
+    for error in errors:
+        loc = error["loc"]
+        # The first location of a tagged union is the tag (a known type name): drop it.
+        if loc and loc[0] in _KNOWN_TYPES:
+            loc = loc[1:]
+        kind = error["type"]
+        if kind == "value_error" and "missing_identity" in error["msg"]:
+            kind = "missing_identity"
+            identity = True
+        elif kind == "missing" and len(loc) == 1 and loc[0] in _IDENTITY_FIELDS:
+            identity = True
+        if len(parts) < _MAX_DETAIL_ERRORS:
+            parts.append(f"{'.'.join(str(p) for p in loc) or '<root>'}: {kind}")
+    if len(errors) > _MAX_DETAIL_ERRORS:
+        parts.append(f"... {len(errors) - _MAX_DETAIL_ERRORS} more")
+    reason: RejectReason = "missing_identity" if identity else "invalid"
+    return Rejected(reason, type(exc).__name__, "; ".join(parts))
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"
