@@ -74,7 +74,10 @@ class Pipeline:
         async for events in stream.take_events(self.batch_size, within=self.batch_seconds):
             stats = BatchStats()
             for event in events:
-                await self._ingest_one(event, stats)
+                try:
+                    await self._ingest_one(event, stats)
+                except Exception as exc:  # never let one record stop the loop: faust would skip
+                    await self._processing_error(event.message, exc, stats)
             self.metrics.record_batch(stats, now=time.time())
             yield None
 
@@ -145,20 +148,7 @@ class Pipeline:
                 now=self.clock(),
             )
         except Exception as exc:  # a bug in the core must not stop the worker
-            # The traceback's frames name code, not data; the exception's message may quote
-            # a field value, so it is left out of the log and of the dead letter.
-            log.error(
-                "scoring failed for %s[%d]@%d: %s\n%s",
-                message.topic,
-                message.partition,
-                message.offset,
-                type(exc).__name__,
-                "".join(traceback.format_tb(exc.__traceback__)),
-            )
-            await self._dead_letter(
-                message, "processing_error", type(exc).__name__, "scoring raised; see worker log"
-            )
-            stats.dead_lettered[(message.topic, "processing_error")] += 1
+            await self._processing_error(message, exc, stats)
             return []
         stats.scoring_seconds.append(time.perf_counter() - started)
         signal_type = signal.type.value
@@ -183,7 +173,28 @@ class Pipeline:
         stats.windows[window.play] += 1
         stats.window_latency_seconds.append(max(0.0, time.time() - occurred))
 
+    async def _processing_error(self, message: Any, exc: Exception, stats: BatchStats) -> None:
+        # The traceback's frames name code, not data; the exception's message may quote a
+        # field value, so it is left out of the log and of the dead letter.
+        log.error(
+            "processing failed for %s[%d]@%d: %s\n%s",
+            message.topic,
+            message.partition,
+            message.offset,
+            type(exc).__name__,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
+        await self._dead_letter(
+            message, "processing_error", type(exc).__name__, "processing raised; see worker log"
+        )
+        stats.dead_lettered[(message.topic, "processing_error")] += 1
+
     async def _dead_letter(self, message: Any, reason: str, error_class: str, detail: str) -> None:
+        value = message.value
+        size = len(value) if value is not None else 0
+        if value is not None and size > self.max_message_bytes:
+            # The producer could not carry it whole; keep its head and say so.
+            value = value[: self.max_message_bytes]
         headers = dead_letter_headers(
             topic=message.topic,
             partition=message.partition,
@@ -192,9 +203,11 @@ class Pipeline:
             reason=reason,
             detail=detail,
             original=message.headers,
+            original_size=size,
+            truncated=value is not message.value,
         )
         await self.app.producer.send(
-            self.topics.dead_letter(message.topic), message.key, message.value, None, None, headers
+            self.topics.dead_letter(message.topic), message.key, value, None, None, headers
         )
         log.warning(
             "dead-lettered %s[%d]@%d: %s (%s)",

@@ -67,6 +67,8 @@ def create_app(
         # Faust's /table views would serve table contents: personal data.
         web_tables_enabled=False,
         table_cleanup_interval=3600.0,
+        # Room for a dead letter of the largest accepted record plus its headers.
+        producer_max_request_size=settings.max_message_bytes + 256 * 1024,
         key_serializer="raw",
         value_serializer="raw",
     )
@@ -104,7 +106,7 @@ def create_app(
     app.followup_pipeline = pipeline  # type: ignore[attr-defined]
     install_views(app, metrics)
 
-    @app.on_rebalance_complete.connect  # type: ignore[misc]
+    @app.on_rebalance_complete.connect  # type: ignore[arg-type]
     async def _count_rebalance(sender: Any, **kwargs: Any) -> None:
         metrics.rebalances.inc()
 

@@ -17,6 +17,7 @@ import signal as _signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 from pydantic import ValidationError
@@ -27,7 +28,7 @@ from streams.settings import Settings
 __all__ = ["main"]
 
 
-def _settings(**overrides: object) -> Settings:
+def _settings(**overrides: Any) -> Settings:
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:

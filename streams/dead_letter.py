@@ -35,8 +35,19 @@ def dead_letter_headers(
     reason: str,
     detail: str,
     original: Any = None,
+    original_size: int | None = None,
+    truncated: bool = False,
 ) -> list[tuple[str, bytes]]:
-    """Original headers first, then ours (`followup.*`), replacing any earlier `followup.*`."""
+    """Original headers first, then ours (`followup.*`), replacing any earlier `followup.*`.
+
+    `truncated` says the value was cut to the size limit; `followup.value.size` keeps the
+    original length so nothing about the record is lost silently.
+    """
+    extra = []
+    if original_size is not None:
+        extra.append((f"{HEADER_PREFIX}value.size", str(original_size).encode()))
+    if truncated:
+        extra.append((f"{HEADER_PREFIX}value.truncated", b"true"))
     return [
         *_original_headers(original),
         (f"{HEADER_PREFIX}source.topic", topic.encode()),
@@ -45,4 +56,5 @@ def dead_letter_headers(
         (f"{HEADER_PREFIX}error.class", error_class.encode()),
         (f"{HEADER_PREFIX}error.reason", reason.encode()),
         (f"{HEADER_PREFIX}error.detail", detail[:1000].encode()),
+        *extra,
     ]

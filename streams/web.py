@@ -40,7 +40,7 @@ def install_views(app: faust.App, metrics: Metrics) -> None:
             metrics.ready.set(1 if all(readiness(self.app).values()) else 0)
             return self.bytes(
                 generate_latest(metrics.registry),
-                content_type=CONTENT_TYPE_LATEST.split(";")[0],
+                # aiohttp refuses a charset inside content_type; a full header is allowed.
                 headers={"Content-Type": CONTENT_TYPE_LATEST},
             )
 

@@ -1,0 +1,96 @@
+"""Fixtures shared by the broker-backed tiers (tests/integration, tests/faults).
+
+One embedded broker per test session (started only if a test asks for it); every test gets
+its own uuid-suffixed topics, consumer group and state directory, so tests never see each
+other's records.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from streams.broker import EmbeddedBroker
+from streams.local import WorkerProcess
+from streams.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    b = EmbeddedBroker.start()
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+@pytest.fixture
+def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
+    suffix = uuid.uuid4().hex[:10]
+    return Settings(
+        broker_url=broker.url,
+        app_id=f"test-{suffix}",
+        state_dir=tmp_path / "state",
+        web_port=0,
+        topic_email_opened=f"t-{suffix}.email-opened",
+        topic_page_visited=f"t-{suffix}.page-visited",
+        topic_job_changed=f"t-{suffix}.job-changed",
+        topic_funding_announced=f"t-{suffix}.funding-announced",
+        topic_windows_opened=f"t-{suffix}.windows-opened",
+        topic_keyed=f"t-{suffix}.signals-by-account",
+        partitions=4,
+        batch_seconds=0.02,
+        log_level="info",
+    )
+
+
+def ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1) as r:
+            return bool(json.load(r)["status"] == "ready")
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return str(response.read().decode())
+
+
+@pytest.fixture
+def start_worker(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start `followup run` processes; each is stopped (and its log shown on failure)."""
+    from streams.broker import free_port
+
+    started: list[WorkerProcess] = []
+
+    def start(settings: Settings, *, name: str = "worker") -> WorkerProcess:
+        if settings.web_port == 0:
+            settings = settings.model_copy(update={"web_port": free_port()})
+        worker = WorkerProcess.start(settings, tmp_path / f"{name}-{len(started)}.log")
+        worker.web_port = settings.web_port  # type: ignore[attr-defined]
+        started.append(worker)
+        return worker
+
+    yield start
+    failed = getattr(request.node, "rep_call", None)
+    for worker in started:
+        worker.stop()
+        if failed is not None and failed.failed:
+            print(f"--- {worker.log_path} ---\n{worker.log_tail(80)}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    report = yield
+    if report.when == "call":
+        item.rep_call = report  # type: ignore[attr-defined]
+    return report

@@ -1,0 +1,180 @@
+"""Builders for test events and helpers that talk to the broker (no fixtures here)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from rules.loader import load_rulebook
+from rules.replay import replay
+from signals.codec import Rejected, decode_signal
+from signals.identity import partition_key
+from signals.windows import WindowOpened
+from streams.local import Record, group_lag, read_topic, wait_until
+from streams.settings import Settings
+from streams.topics import Topics
+
+ICP_ACCOUNT = {
+    "domain": "acme-data.example",
+    "name": "Acme Data",
+    "industry": "software",
+    "employees": 400,
+    "country": "US",
+}
+ICP_PERSON = {
+    "email": "dana.vp@acme-data.example",
+    "name": "Dana Example",
+    "title": "VP Engineering",
+    "seniority": "vp",
+    "department": "engineering",
+    "timezone": "America/New_York",
+}
+COLD_ACCOUNT = {
+    "domain": "tiny-agency.example",
+    "name": "Tiny Agency",
+    "industry": "marketing",
+    "employees": 3,
+    "country": "BR",
+}
+COLD_PERSON = {"email": "sam@tiny-agency.example", "title": "Intern", "seniority": "intern"}
+
+
+def event(
+    kind: str,
+    event_id: str,
+    at: datetime,
+    *,
+    person: dict[str, Any] | None = None,
+    account: dict[str, Any] | None = None,
+    **properties: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": kind,
+        "event_id": event_id,
+        "occurred_at": at.isoformat(),
+        "source": "test",
+    }
+    if person is not None:
+        body["person"] = person
+    if account is not None:
+        body["account"] = account
+    if properties:
+        body["properties"] = properties
+    return body
+
+
+def hot_history(
+    prefix: str,
+    start: datetime,
+    person: dict[str, Any] = ICP_PERSON,
+    account: dict[str, Any] = ICP_ACCOUNT,
+) -> list[dict[str, Any]]:
+    """An ICP decision maker who opens an email and visits pricing twice within a day."""
+    return [
+        event(
+            "email_opened",
+            f"{prefix}-1",
+            start,
+            person=person,
+            account=account,
+            subject="Benchmarks for your team",
+        ),
+        event(
+            "page_visited",
+            f"{prefix}-2",
+            start + timedelta(hours=2),
+            person=person,
+            account=account,
+            path="/pricing",
+        ),
+        event(
+            "page_visited",
+            f"{prefix}-3",
+            start + timedelta(hours=3),
+            person=person,
+            account=account,
+            path="/docs/quickstart",
+        ),
+        event(
+            "page_visited",
+            f"{prefix}-4",
+            start + timedelta(hours=20),
+            person=person,
+            account=account,
+            path="/pricing/enterprise",
+        ),
+    ]
+
+
+def cold_history(prefix: str, start: datetime) -> list[dict[str, Any]]:
+    return [
+        event("email_opened", f"{prefix}-1", start, person=COLD_PERSON, account=COLD_ACCOUNT),
+        event(
+            "page_visited",
+            f"{prefix}-2",
+            start + timedelta(hours=1),
+            person=COLD_PERSON,
+            account=COLD_ACCOUNT,
+            path="/pricing",
+        ),
+    ]
+
+
+def records_on_one_topic(topic: str, bodies: Iterable[dict[str, Any] | bytes]) -> list[Record]:
+    """Every event on one topic, keyed by its account: per-account order is the list order,
+    so the windows are exactly those of a replay through the pure core in that order."""
+    out = []
+    for body in bodies:
+        raw = body if isinstance(body, bytes) else orjson.dumps(body)
+        signal = decode_signal(raw, default_type=None, max_bytes=10**6)
+        assert not isinstance(signal, Rejected), signal
+        out.append(Record(topic, raw, key=partition_key(signal.account, signal.person).encode()))
+    return out
+
+
+def expected_windows(settings: Settings, records: Iterable[Record]) -> list[WindowOpened]:
+    signals = []
+    for record in records:
+        assert record.value is not None
+        decoded = decode_signal(record.value, default_type=None, max_bytes=10**6)
+        if not isinstance(decoded, Rejected):
+            signals.append(decoded)
+    result = replay(
+        load_rulebook(settings.rulebook), signals, clock=lambda: datetime.now().astimezone()
+    )
+    return result.windows
+
+
+def read_windows(settings: Settings, *, count: int, timeout: float = 60.0) -> list[WindowOpened]:
+    from signals.codec import decode_window
+
+    messages = asyncio.run(
+        read_topic(
+            settings.bootstrap_servers,
+            settings.topic_windows_opened,
+            until=lambda got: len(got) >= count,
+            timeout=timeout,
+        )
+    )
+    return [decode_window(m.value) for m in messages]
+
+
+def read_all(settings: Settings, topic: str, *, timeout: float = 3.0) -> list[Any]:
+    """Everything on `topic` now (reads until `timeout`: use after the group caught up)."""
+    return asyncio.run(
+        read_topic(settings.bootstrap_servers, topic, until=lambda _: False, timeout=timeout)
+    )
+
+
+def wait_caught_up(settings: Settings, *, timeout: float = 60.0) -> None:
+    topics = Topics.from_settings(settings)
+    watched = [*topics.inputs, topics.keyed]
+
+    async def zero() -> bool:
+        return await group_lag(settings.bootstrap_servers, settings.app_id, watched) == 0
+
+    asyncio.run(wait_until(zero, timeout=timeout, interval=0.3, what="consumer group lag 0"))
