@@ -15,10 +15,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from streams.broker import EmbeddedBroker
 from streams.local import WorkerProcess
 from streams.settings import Settings
+
+# Shared 2-core machines: a per-example deadline fails tests on load, not on bugs.
+hypothesis_settings.register_profile("default", deadline=None, print_blob=True)
+hypothesis_settings.load_profile("default")
 
 
 @pytest.fixture(scope="session")
