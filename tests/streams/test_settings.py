@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from streams.local import settings_env
+from streams.settings import Settings
+
+
+def test_reads_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOLLOWUP_BROKER_URL", "kafka://k1:9092;k2:9093")
+    monkeypatch.setenv("FOLLOWUP_PARTITIONS", "8")
+    monkeypatch.setenv("FOLLOWUP_TOPIC_PAGE_VISITED", "web.pageviews")
+    s = Settings()
+    assert s.bootstrap_servers == "k1:9092,k2:9093"
+    assert s.partitions == 8
+    assert s.topic_page_visited == "web.pageviews"
+
+
+def test_scheme_is_optional() -> None:
+    assert Settings(broker_url="localhost:9092").broker_url == "kafka://localhost:9092"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("partitions", 0), ("store", "redis"), ("web_port", 70000), ("batch_seconds", 0)],
+)
+def test_rejects_unusable_values(field: str, value: object) -> None:
+    with pytest.raises(ValidationError):
+        Settings(**{field: value})
+
+
+def test_password_is_secret_and_survives_the_environment_round_trip() -> None:
+    s = Settings(broker_password="hunter2", partitions=3)
+    assert "hunter2" not in repr(s)
+    env = settings_env(s)
+    assert env["FOLLOWUP_BROKER_PASSWORD"] == "hunter2"
+    assert env["FOLLOWUP_PARTITIONS"] == "3"

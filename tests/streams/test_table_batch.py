@@ -1,0 +1,53 @@
+"""PartitionBatch: one decode per key per batch, one write per changed key."""
+
+from __future__ import annotations
+
+from rules.state import AccountState
+from signals.models import Account
+from streams.table_batch import PartitionBatch, prospect_table_key
+
+
+class CountingTable(dict):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gets = 0
+        self.sets = 0
+
+    def get(self, key, default=None):  # type: ignore[no-untyped-def, override]
+        self.gets += 1
+        return super().get(key, default)
+
+    def __setitem__(self, key, value) -> None:  # type: ignore[no-untyped-def]
+        self.sets += 1
+        super().__setitem__(key, value)
+
+
+def _account(key: str) -> AccountState:
+    return AccountState(account_key=key, account=Account(domain=key))
+
+
+def test_reads_each_key_once_and_writes_each_changed_key_once() -> None:
+    accounts, prospects = CountingTable(), CountingTable()
+    batch = PartitionBatch(accounts, prospects)
+    assert batch.account("a.example") is None
+    assert batch.account("a.example") is None
+    assert accounts.gets == 1
+    for _ in range(3):
+        batch.put_account("a.example", _account("a.example"))
+    assert accounts.sets == 0  # nothing written before flush
+    assert batch.flush() == 1
+    assert accounts.sets == 1
+    assert AccountState.from_bytes(accounts[b"a.example"]).account_key == "a.example"
+    assert batch.flush() == 0  # flushed keys are clean
+
+
+def test_prospect_keys_are_scoped_by_account() -> None:
+    assert prospect_table_key("a.example", "p@a.example") == b"a.example|p@a.example"
+    assert prospect_table_key(None, "id:7") == b"|id:7"
+
+
+def test_prospect_view_looks_up_lazily_and_raises_keyerror_for_unknown() -> None:
+    batch = PartitionBatch(CountingTable(), CountingTable())
+    view = batch.prospects("a.example")
+    assert view.get("nobody@a.example") is None
+    assert "nobody@a.example" not in view
