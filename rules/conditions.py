@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
+from functools import cached_property
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -62,8 +63,11 @@ __all__ = [
     "Condition",
     "FieldCondition",
     "NotCondition",
+    "Predicate",
     "evaluate",
 ]
+
+Predicate = Callable[[Mapping[str, Any]], bool]
 
 MAX_DEPTH = 10
 MAX_PATTERN_LENGTH = 500
@@ -349,11 +353,20 @@ class FieldCondition(BaseModel):
     def depth(self) -> int:
         return 1
 
+    @cached_property
+    def predicate(self) -> Predicate:
+        """This condition compiled to a plain function of the facts (built once, then cached)."""
+        field, arg, apply = self.field, self._arg, _APPLY[self._op]
+        when_missing = self._op in ("ne", "not_in") or (self._op == "exists" and not arg)
+
+        def check(facts: Mapping[str, Any]) -> bool:
+            value = facts.get(field)
+            return when_missing if value is None else apply(value, arg)
+
+        return check
+
     def evaluate(self, facts: Mapping[str, Any]) -> bool:
-        value = facts.get(self.field)
-        if value is None:
-            return self._op in ("ne", "not_in") or (self._op == "exists" and not self._arg)
-        return _APPLY[self._op](value, self._arg)
+        return self.predicate(facts)
 
 
 class _Compound(BaseModel):
@@ -385,8 +398,13 @@ class AllCondition(_Compound):
     def _children(self) -> tuple[Condition, ...]:
         return self.all
 
+    @cached_property
+    def predicate(self) -> Predicate:
+        checks = tuple(c.predicate for c in self.all)
+        return lambda facts: all(check(facts) for check in checks)
+
     def evaluate(self, facts: Mapping[str, Any]) -> bool:
-        return all(c.evaluate(facts) for c in self.all)
+        return self.predicate(facts)
 
 
 class AnyCondition(_Compound):
@@ -397,8 +415,13 @@ class AnyCondition(_Compound):
     def _children(self) -> tuple[Condition, ...]:
         return self.any
 
+    @cached_property
+    def predicate(self) -> Predicate:
+        checks = tuple(c.predicate for c in self.any)
+        return lambda facts: any(check(facts) for check in checks)
+
     def evaluate(self, facts: Mapping[str, Any]) -> bool:
-        return any(c.evaluate(facts) for c in self.any)
+        return self.predicate(facts)
 
 
 class NotCondition(_Compound):
@@ -409,8 +432,13 @@ class NotCondition(_Compound):
     def _children(self) -> tuple[Condition, ...]:
         return (self.not_,)
 
+    @cached_property
+    def predicate(self) -> Predicate:
+        check = self.not_.predicate
+        return lambda facts: not check(facts)
+
     def evaluate(self, facts: Mapping[str, Any]) -> bool:
-        return not self.not_.evaluate(facts)
+        return self.predicate(facts)
 
 
 _TAG_BY_KEY = {
@@ -460,4 +488,4 @@ def evaluate(condition: Condition | None, facts: Mapping[str, Any]) -> bool:
 
     Called per event by the scoring engine. Pure; never raises for odd fact values.
     """
-    return True if condition is None else condition.evaluate(facts)
+    return True if condition is None else condition.predicate(facts)

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from signals.models import Account, Person
 
 __all__ = [
@@ -51,8 +53,13 @@ PERSONAL_EMAIL_DOMAINS: frozenset[str] = frozenset(
 )
 
 
+@lru_cache(maxsize=65_536)
 def account_key(domain: str) -> str:
-    """Normalise a domain (or a URL-ish host) to the account key."""
+    """Normalise a domain (or a URL-ish host) to the account key.
+
+    Cached: the scoring path asks for the same few domains many times per signal, and the
+    IDNA codec is slow.
+    """
     host = domain.strip().lower()
     if "://" in host:
         host = host.split("://", 1)[1]
