@@ -71,7 +71,7 @@ Predicate = Callable[[Mapping[str, Any]], bool]
 
 MAX_DEPTH = 10
 MAX_PATTERN_LENGTH = 500
-FIELD_ROOTS = frozenset({"account", "person", "properties", "source", "type"})
+FIELD_ROOTS = frozenset({"account", "champion", "person", "properties", "source", "type"})
 OPERATORS = (
     "eq",
     "ne",

@@ -30,11 +30,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from rules.champions import champion_facts
 from rules.draft import DRAFT_FACT_KEYS, build_draft
 from rules.facts import facts_for
 from rules.merge import merge_account, merge_person, merge_prospect_account
-from rules.rulebook import EngagementRule, Rulebook
-from rules.scoring import engagement, fit, match_engagement_rule, ranked, render_detail
+from rules.rulebook import EngagementRule, Rulebook, Trigger
+from rules.scoring import (
+    engagement,
+    fit,
+    match_engagement_rule,
+    match_trigger,
+    ranked,
+    render_detail,
+    tier_at_least,
+)
 from rules.state import (
     MAX_PEOPLE,
     MAX_SEEN,
@@ -48,7 +57,15 @@ from rules.state import (
 )
 from signals.identity import person_key, signal_account_key
 from signals.models import Account, FundingAnnounced, PageVisited, Signal
-from signals.windows import FitReason, Play, Reason, RulebookRef, Score, WindowOpened
+from signals.windows import (
+    ChampionHistory,
+    FitReason,
+    Play,
+    Reason,
+    RulebookRef,
+    Score,
+    WindowOpened,
+)
 
 __all__ = ["MAX_REASONS", "MIN_REASON_POINTS", "Outcome", "Suppressed", "apply_signal"]
 
@@ -59,7 +76,7 @@ MAX_REASONS = 5
 @dataclass(frozen=True, slots=True)
 class Suppressed:
     person_key: str
-    reason: Literal["below_threshold", "cooldown", "disqualified"]
+    reason: Literal["below_threshold", "cooldown", "disqualified", "account_limit"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +101,13 @@ def apply_signal(
     account: AccountState | None,
     prospects: Mapping[str, ProspectState],
     now: datetime,
+    history: ChampionHistory | None = None,
 ) -> Outcome:
     """Apply one signal. `prospects` is only read with `.get`; `now` is UTC wall-clock time.
 
     `account` is the stored state for the signal's account key; a state for another key is
-    ignored (treated as absent).
+    ignored (treated as absent). `history` comes with a job change forwarded from the
+    person's previous account (`rules.champions.depart`).
     """
     key = signal_account_key(signal.account, signal.person)
     if account is not None and account.account_key != key:
@@ -98,7 +117,7 @@ def apply_signal(
     ):
         assert key is not None and signal.account is not None  # the models guarantee it
         return _apply_account_signal(rulebook, signal, key, signal.account, account, prospects, now)
-    return _apply_person_signal(rulebook, signal, key, account, prospects, now)
+    return _apply_person_signal(rulebook, signal, key, account, prospects, now, history)
 
 
 def _apply_person_signal(
@@ -108,6 +127,7 @@ def _apply_person_signal(
     account: AccountState | None,
     prospects: Mapping[str, ProspectState],
     now: datetime,
+    history: ChampionHistory | None,
 ) -> Outcome:
     assert signal.person is not None  # person-level signals carry one
     pk = person_key(signal.person)
@@ -116,7 +136,7 @@ def _apply_person_signal(
     if previous is not None and is_seen(previous.seen_event_ids, signal.event_id, at_event):
         return _DUPLICATE
 
-    facts = facts_for(signal, signal.person, signal.account)
+    facts = facts_for(signal, signal.person, signal.account) | champion_facts(history)
     rule = match_engagement_rule(rulebook, signal, facts)
     contribution = _contribution(rulebook, rule, signal, facts) if rule is not None else None
     prospect = _merged_prospect(rulebook, previous, pk, signal, contribution)
@@ -125,7 +145,14 @@ def _apply_person_signal(
     if key is not None:
         new_account = _touched_account(rulebook, account, key, signal, pk)
     state, window, suppressed = _evaluate(
-        rulebook, prospect, new_account, prospect.watermark or at_event, signal.event_id, now
+        rulebook,
+        prospect,
+        new_account,
+        prospect.watermark or at_event,
+        signal.event_id,
+        now,
+        trigger=match_trigger(rulebook, signal, facts),
+        history=history,
     )
     return Outcome(
         duplicate=False,
@@ -157,20 +184,40 @@ def _apply_account_signal(
         # Nothing scored: no one's engagement moved, so no one is re-evaluated.
         return Outcome(False, state, {}, (), (), None)
 
-    changed: dict[str, ProspectState] = {}
-    windows: list[WindowOpened] = []
+    # Everyone known at the account is assessed; the best `max_windows_per_signal` by total
+    # score get a window, the first with the rule's play and the rest multi-threading.
+    candidates: list[tuple[ProspectState, datetime, WindowOpened]] = []
     suppressed: list[Suppressed] = []
     for pk in sorted(state.people):
         prospect = prospects.get(pk)
         if prospect is None or prospect.account_key != key:
             continue  # unknown here, or moved to another account since
         at = max(prospect.watermark or at_event, at_event)
-        new, window, why = _evaluate(rulebook, prospect, state, at, signal.event_id, now)
+        _, window, why = _evaluate(rulebook, prospect, state, at, signal.event_id, now)
         if window is not None:
-            windows.append(window)
-            changed[pk] = new
+            candidates.append((prospect, at, window))
         if why is not None:
             suppressed.append(why)
+    candidates.sort(key=lambda c: (-c[2].score.total, c[0].person_key))
+    limit = rulebook.accounts.max_windows_per_signal
+    changed: dict[str, ProspectState] = {}
+    windows: list[WindowOpened] = []
+    for rank, (prospect, at, _assessed) in enumerate(candidates):
+        if rank >= limit:
+            suppressed.append(Suppressed(prospect.person_key, "account_limit"))
+            continue
+        new, opened, _ = _evaluate(
+            rulebook,
+            prospect,
+            state,
+            at,
+            signal.event_id,
+            now,
+            play=None if rank == 0 else "multi_thread",
+        )
+        assert opened is not None  # same inputs as the assessment above
+        windows.append(opened)
+        changed[prospect.person_key] = new
     return Outcome(False, state, changed, tuple(windows), tuple(suppressed), rule.name)
 
 
@@ -292,8 +339,18 @@ def _evaluate(
     at: datetime,
     trigger_event_id: str,
     now: datetime,
+    *,
+    trigger: Trigger | None = None,
+    history: ChampionHistory | None = None,
+    play: Play | None = None,
 ) -> tuple[ProspectState, WindowOpened | None, Suppressed | None]:
-    """Score the prospect at event time `at` and open a window if it qualifies."""
+    """Score the prospect at event time `at` and open a window if it qualifies.
+
+    It qualifies when the total reaches the threshold, when engagement reaches the minimum
+    for the person's fit tier, or when `trigger` matched the signal and the fit tier is at
+    least the trigger's; never when disqualified or inside the cooldown. `play` overrides
+    the play the contributions would choose.
+    """
     pk = prospect.person_key
     contributions = prospect.contributions
     person_account = prospect.account
@@ -310,7 +367,13 @@ def _evaluate(
     engagement_points, _ = engagement(contributions, at, horizon_days=horizon)
     total = fit_points + engagement_points
     windows = rulebook.windows
-    if total < windows.threshold:
+    tier_minimum = windows.min_engagement_by_tier.get(tier)  # type: ignore[call-overload]
+    triggered = trigger is not None and tier_at_least(tier, trigger.min_fit_tier)
+    if not (
+        total >= windows.threshold
+        or (tier_minimum is not None and engagement_points >= tier_minimum)
+        or triggered
+    ):
         return prospect, None, Suppressed(pk, "below_threshold")
     last = prospect.last_window_at
     if last is not None and at - last < timedelta(days=windows.cooldown_days):
@@ -337,7 +400,23 @@ def _evaluate(
         for c, points in scored[:MAX_REASONS]
         if points > MIN_REASON_POINTS
     )
-    play = _play(scored)
+    if play is None:
+        play = trigger.play if triggered and trigger is not None else _play(scored)
+    draft = build_draft(
+        rulebook,
+        play=play,
+        person=prospect.person,
+        account=person_account,
+        score=score,
+        reasons=reasons,
+        fit_reasons=fit_reasons,
+        contributions=[c for c, _ in scored],
+        opened_at=now,
+    )
+    if history is not None and history.is_champion:
+        draft = draft.model_copy(
+            update={"talking_points": (_history_point(history), *draft.talking_points)[:4]}
+        )
     window = WindowOpened(
         window_id=window_id,
         opened_at=now,
@@ -352,17 +431,8 @@ def _evaluate(
         reasons=reasons,
         fit_reasons=_fit_reasons(fit_reasons),
         rulebook=RulebookRef(version=rulebook.version, hash=rulebook.hash),
-        draft=build_draft(
-            rulebook,
-            play=play,
-            person=prospect.person,
-            account=person_account,
-            score=score,
-            reasons=reasons,
-            fit_reasons=fit_reasons,
-            contributions=[c for c, _ in scored],
-            opened_at=now,
-        ),
+        draft=draft,
+        champion=history,
     )
     opened = prospect.model_copy(
         update={
@@ -387,6 +457,12 @@ def _play(scored: list[tuple[Contribution, float]]) -> Play:
     if not positive:
         return "signal_triggered"
     return newest[positive[0][1]].play
+
+
+def _history_point(history: ChampionHistory) -> str:
+    where = history.previous_account_name or history.previous_account_key
+    role = f" as {history.previous_title}" if history.previous_title else ""
+    return f"Worked with us at {where}{role}: {'; '.join(history.evidence)}."
 
 
 def _fit_reasons(reasons: tuple[FitReason, ...]) -> tuple[FitReason, ...]:

@@ -28,12 +28,16 @@ from signals.models import SignalType
 from signals.windows import Play
 
 __all__ = [
+    "AccountsSection",
+    "ChampionsSection",
     "Disqualifier",
     "EngagementRule",
     "EngagementSection",
     "FitRule",
     "FitSection",
     "Rulebook",
+    "Tier",
+    "Trigger",
     "WindowsSection",
 ]
 
@@ -114,12 +118,73 @@ class EngagementSection(BaseModel):
     rules: tuple[EngagementRule, ...] = ()
 
 
+Tier = Literal["A", "B", "C", "D"]
+
+
+class Trigger(BaseModel):
+    """A signal that opens a window whatever the score, for a good enough fit.
+
+    Matched on the signal's own facts (and `champion.*` for a job change that carries the
+    person's history at their previous account). Cooldown and disqualifiers still apply.
+    """
+
+    model_config = _STRICT
+
+    name: _Name
+    signal: SignalType
+    when: Condition | None = None
+    min_fit_tier: Tier = "B"
+    play: Play = "signal_triggered"
+    detail: _Detail
+
+
 class WindowsSection(BaseModel):
     model_config = _STRICT
 
-    threshold: Annotated[float, Field(gt=0)]
+    threshold: Annotated[float, Field(gt=0)] = Field(
+        description="A window opens when fit + engagement reaches this."
+    )
+    min_engagement_by_tier: dict[Tier, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description=(
+            "Also open when engagement alone reaches this for the person's fit tier "
+            "(e.g. {A: 40, C: 80}), whatever the total."
+        ),
+    )
+    triggers: tuple[Trigger, ...] = ()
     cooldown_days: Annotated[float, Field(ge=0)] = 7.0
     expire_after_hours: Annotated[float, Field(gt=0)] = 72.0
+
+
+class AccountsSection(BaseModel):
+    """How account-level signals (funding, visits that name only an account) reach people."""
+
+    model_config = _STRICT
+
+    max_windows_per_signal: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=3,
+        description=(
+            "At most this many people at the account get a window for one account-level "
+            "signal, best total score first; the second and later get the multi_thread play."
+        ),
+    )
+
+
+class ChampionsSection(BaseModel):
+    """Who counts as a champion at the account a person leaves (see `champion.*` facts)."""
+
+    model_config = _STRICT
+
+    min_windows: Annotated[int, Field(ge=1)] = Field(
+        default=1, description="Had at least this many windows opened there."
+    )
+    min_engagement: Annotated[float, Field(gt=0)] = Field(
+        default=40.0, description="Or had at least this much engagement there when they left."
+    )
+    roles: tuple[Annotated[str, Field(max_length=50)], ...] = Field(
+        default=("champion", "customer_contact"),
+        description="Or holds one of these roles in the CRM contact feed.",
+    )
 
 
 class Rulebook(BaseModel):
@@ -131,6 +196,8 @@ class Rulebook(BaseModel):
     fit: FitSection = FitSection()
     engagement: EngagementSection
     windows: WindowsSection
+    accounts: AccountsSection = AccountsSection()
+    champions: ChampionsSection = ChampionsSection()
 
     @cached_property
     def hash(self) -> str:
@@ -142,6 +209,7 @@ class Rulebook(BaseModel):
 
     def model_post_init(self, context: Any, /) -> None:
         names = [r.name for r in self.fit.rules] + [r.name for r in self.engagement.rules]
+        names += [t.name for t in self.windows.triggers]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"rule names must be unique; repeated: {', '.join(duplicates)}")

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from rules.conditions import evaluate
-from rules.rulebook import Disqualifier, EngagementRule, Rulebook
+from rules.rulebook import Disqualifier, EngagementRule, Rulebook, Trigger
 from rules.state import Contribution
 from signals.models import Signal
 from signals.windows import FitReason
@@ -29,8 +29,10 @@ __all__ = [
     "fit",
     "fit_tier",
     "match_engagement_rule",
+    "match_trigger",
     "ranked",
     "render_detail",
+    "tier_at_least",
 ]
 
 _SECONDS_PER_DAY = 86_400.0
@@ -132,6 +134,22 @@ def match_engagement_rule(
         if rule.signal == signal.type and evaluate(rule.when, facts):
             return rule
     return None
+
+
+def match_trigger(rulebook: Rulebook, signal: Signal, facts: Mapping[str, Any]) -> Trigger | None:
+    """The first window trigger for the signal's type whose `when` holds, else None."""
+    for trigger in rulebook.windows.triggers:
+        if trigger.signal == signal.type and evaluate(trigger.when, facts):
+            return trigger
+    return None
+
+
+TIER_ORDER = {"A": 0, "B": 1, "C": 2, "D": 3}
+
+
+def tier_at_least(tier: str, minimum: str) -> bool:
+    """Whether fit tier `tier` is `minimum` or better (A is best)."""
+    return TIER_ORDER[tier] <= TIER_ORDER[minimum]
 
 
 def render_detail(template: str, facts: Mapping[str, Any]) -> str:

@@ -99,6 +99,11 @@ class ProspectState(_Stored):
     last_window_id: str | None = None
     windows_opened: int = 0
     attributes_as_of: dict[str, Stamp] = Field(default_factory=dict)
+    crm_roles: tuple[str, ...] = ()
+    crm_roles_as_of: AwareDatetime | None = None
+    departed_at: AwareDatetime | None = Field(
+        default=None, description="When a job change took the person away from this account."
+    )
 
 
 class AccountState(_Stored):

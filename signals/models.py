@@ -159,6 +159,13 @@ class JobChangedProperties(BaseModel):
     previous_account: Account | None = None
     previous_title: _Text | None = None
     new_title: _Text | None = None
+    previous_email: Annotated[str, Field(max_length=320)] | None = Field(
+        default=None,
+        description=(
+            "The person's email at the previous account, when it differs from `person.email`; "
+            "it finds their history there."
+        ),
+    )
 
 
 class FundingProperties(BaseModel):

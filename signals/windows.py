@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from signals.models import Account, Person
 
 __all__ = [
+    "ChampionHistory",
     "Channel",
     "Draft",
     "FitReason",
@@ -74,6 +75,25 @@ class FitReason(BaseModel):
     detail: str
 
 
+class ChampionHistory(BaseModel):
+    """What the engine knew of a person at the account they just left.
+
+    Built at the old account's partition and carried with the job change to the new one.
+    """
+
+    model_config = _OUTBOUND
+
+    previous_account_key: str
+    previous_account_name: str | None = None
+    previous_title: str | None = None
+    windows_opened: int = 0
+    last_window_at: AwareDatetime | None = None
+    engagement: float = Field(default=0.0, description="Engagement there when they left.")
+    roles: tuple[str, ...] = Field(default=(), description="CRM roles held there.")
+    is_champion: bool = False
+    evidence: tuple[str, ...] = Field(default=(), description="Why they count as a champion.")
+
+
 class RulebookRef(BaseModel):
     model_config = _OUTBOUND
 
@@ -117,3 +137,6 @@ class WindowOpened(BaseModel):
     fit_reasons: tuple[FitReason, ...]
     rulebook: RulebookRef
     draft: Draft
+    champion: ChampionHistory | None = Field(
+        default=None, description="For a job change: the person's history at the old account."
+    )

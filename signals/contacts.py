@@ -1,0 +1,36 @@
+"""The CRM contact feed (`crm.contacts`): who holds which role at which account.
+
+Data teams publish one record per contact, keyed by the person's email or CRM id, on a
+compacted topic; the latest record per key wins. A worker can also be fed a JSONL file of the
+same records at start (`FOLLOWUP_CONTACTS_FILE`). Roles such as `champion` and
+`customer_contact` make a person a champion at that account, which matters when they move.
+To clear a contact's roles, publish it again with `roles: []`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from signals.models import Account, Person
+
+__all__ = ["CrmContact"]
+
+
+class CrmContact(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+
+    type: Literal["crm_contact"] = "crm_contact"
+    schema_version: Literal[1] = 1
+    event_id: Annotated[str, Field(min_length=1, max_length=200)]
+    occurred_at: AwareDatetime = Field(description="When the CRM record last changed.")
+    source: Annotated[str, Field(min_length=1, max_length=100)] = "crm"
+    person: Person
+    account: Account
+    roles: tuple[Annotated[str, Field(min_length=1, max_length=50)], ...] = ()
+
+    @field_validator("roles")
+    @classmethod
+    def _lower(cls, roles: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(sorted({r.lower() for r in roles}))

@@ -1,0 +1,215 @@
+"""Account-level fan-out, tier thresholds, triggers and champions moving between accounts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from rules.champions import apply_contact, depart, previous_person_key
+from rules.engine import apply_signal
+from rules.rulebook import Rulebook
+from signals.contacts import CrmContact
+from signals.models import JobChanged
+from tests.rules.engine_builders import (
+    ACME,
+    NOW,
+    T0,
+    Replay,
+    days,
+    funding,
+    opened,
+    person,
+    rulebook_data,
+    signal,
+    visit,
+)
+
+
+def _rulebook(**sections: object) -> Rulebook:
+    data = rulebook_data()
+    for name, value in sections.items():
+        if name == "windows":
+            data["windows"] = {**data["windows"], **value}  # type: ignore[dict-item]
+        else:
+            data[name] = value
+    return Rulebook.model_validate(data)
+
+
+def _people_at_acme(replay: Replay, engagement_by_person: dict[str, int]) -> None:
+    """Each person opens `n` emails: more opens, more engagement, same fit."""
+    for name, n in engagement_by_person.items():
+        for i in range(n):
+            replay.apply(
+                opened(
+                    f"{name}-{i}",
+                    T0 + timedelta(minutes=i),
+                    who=person(f"{name}@acme.com", seniority="vp"),
+                )
+            )
+
+
+def test_funding_reaches_the_best_people_first_and_multithreads_the_rest() -> None:
+    replay = Replay(_rulebook(accounts={"max_windows_per_signal": 2}, windows={"threshold": 70}))
+    _people_at_acme(replay, {"ana": 3, "bo": 2, "cy": 1, "di": 0})
+    outcome = replay.apply(funding("round", T0 + days(1)))
+    assert [w.person_key for w in outcome.windows] == ["ana@acme.com", "bo@acme.com"]
+    assert [w.play for w in outcome.windows] == ["funding", "multi_thread"]
+    reasons = {s.person_key: s.reason for s in outcome.suppressed}
+    assert reasons["cy@acme.com"] == "account_limit"
+    assert set(outcome.prospects) == {"ana@acme.com", "bo@acme.com"}
+    assert all(w.trigger_event_id == "round" for w in outcome.windows)
+    draft = " ".join(outcome.windows[0].draft.talking_points)
+    assert "Series B" in draft
+
+
+def test_funding_skips_people_below_threshold_and_the_disqualified() -> None:
+    replay = Replay(_rulebook(windows={"threshold": 70}))
+    replay.apply(opened("s-1", T0, who=person("stu@acme.com", title="student")))
+    replay.apply(opened("i-1", T0, who=person("ivy@acme.com")))  # fit 30: 30+5+30 < 70
+    outcome = replay.apply(funding("round", T0 + days(1)))
+    assert outcome.windows == ()
+    assert {(s.person_key, s.reason) for s in outcome.suppressed} == {
+        ("stu@acme.com", "disqualified"),
+        ("ivy@acme.com", "below_threshold"),
+    }
+
+
+def test_account_only_visit_reaches_the_best_fitting_known_person() -> None:
+    replay = Replay(_rulebook(accounts={"max_windows_per_signal": 1}, windows={"threshold": 70}))
+    replay.apply(opened("a", T0, who=person("vp@acme.com", seniority="vp")))
+    replay.apply(opened("b", T0, who=person("dev@acme.com")))
+    first = replay.apply(visit("rev-ip-1", T0 + days(1), who=None))
+    assert [w.person_key for w in first.windows] == ["vp@acme.com"]
+    # The VP is now in cooldown, so the next account-level signal reaches the next best.
+    second = replay.apply(visit("rev-ip-2", T0 + days(1) + timedelta(hours=1), who=None))
+    assert [w.person_key for w in second.windows] == ["dev@acme.com"]
+
+
+@pytest.mark.parametrize(
+    ("seniority", "opens"),
+    [("vp", True), (None, False)],  # tier A (45) vs tier B (30) below
+)
+def test_engagement_threshold_per_fit_tier(seniority: str | None, opens: bool) -> None:
+    replay = Replay(_rulebook(windows={"threshold": 500, "min_engagement_by_tier": {"A": 9}}))
+    who = person(seniority=seniority) if seniority else person()
+    replay.apply(opened("e1", T0, who=who))
+    replay.apply(opened("e2", T0 + timedelta(hours=1), who=who))
+    assert bool(replay.windows) is opens
+
+
+def _trigger_rulebook(min_tier: str) -> Rulebook:
+    trigger = {
+        "name": "champion-moved",
+        "signal": "job_changed",
+        "when": {"field": "champion.is_champion", "eq": True},
+        "min_fit_tier": min_tier,
+        "play": "champion_moved",
+        "detail": "A champion moved",
+    }
+    return _rulebook(windows={"threshold": 500, "triggers": [trigger]})
+
+
+MOVE_AT = T0 + days(2)
+
+
+def _moved_from(old_domain: str, *, event_id: str = "move", at=MOVE_AT) -> JobChanged:
+    result = signal(
+        {
+            "type": "job_changed",
+            "event_id": event_id,
+            "occurred_at": at,
+            "source": "enrich",
+            "person": {"email": "ana@acme.com", "seniority": "vp", "title": "VP Eng"},
+            "account": ACME,
+            "properties": {
+                "new_title": "VP Eng",
+                "previous_email": "ana@oldco.com",
+                "previous_title": "Director",
+                "previous_account": {"domain": old_domain},
+            },
+        }
+    )
+    assert isinstance(result, JobChanged)
+    return result
+
+
+def test_a_champions_move_opens_a_window_whatever_the_score_with_history() -> None:
+    rulebook = _trigger_rulebook("B")
+    old = Replay(_rulebook(windows={"threshold": 40}))
+    old.apply(
+        visit(
+            "p1",
+            T0,
+            who=person("ana@oldco.com", seniority="vp"),
+            account={"domain": "oldco.com", "industry": "software", "employees": 100},
+        )
+    )
+    assert old.windows, "she had a window at her old company"
+    move = _moved_from("oldco.com")
+    pk = previous_person_key(move)
+    assert pk == "ana@oldco.com"
+    departure = depart(
+        rulebook, move, account=old.accounts["oldco.com"], prospect=old.prospects[pk]
+    )
+    assert departure.history.is_champion
+    assert departure.history.previous_title == "Director"
+    assert departure.account is not None and pk not in departure.account.people
+    assert departure.prospect is not None and departure.prospect.departed_at == move.occurred_at
+
+    outcome = apply_signal(
+        rulebook, move, account=None, prospects={}, now=NOW, history=departure.history
+    )
+    assert [w.play for w in outcome.windows] == ["champion_moved"]
+    window = outcome.windows[0]
+    assert window.champion == departure.history
+    assert window.draft.talking_points[0].startswith("Worked with us at oldco.com as Director")
+
+
+def test_a_non_champion_move_or_a_poor_fit_opens_nothing() -> None:
+    rulebook = _trigger_rulebook("B")
+    move = _moved_from("oldco.com")
+    nobody = depart(rulebook, move, account=None, prospect=None)
+    assert not nobody.history.is_champion
+    outcome = apply_signal(
+        rulebook, move, account=None, prospects={}, now=NOW, history=nobody.history
+    )
+    assert outcome.windows == ()
+
+    strict = _trigger_rulebook("A")  # ana's fit at ACME is A (45): a tier-A trigger opens
+    champion = nobody.history.model_copy(update={"is_champion": True})
+    assert apply_signal(strict, move, account=None, prospects={}, now=NOW, history=champion).windows
+    poor = signal(
+        {
+            **move.model_dump(mode="json"),
+            "account": {"domain": "tiny.example", "industry": "retail"},
+        }
+    )
+    assert (
+        apply_signal(rulebook, poor, account=None, prospects={}, now=NOW, history=champion).windows
+        == ()
+    )
+
+
+def test_crm_roles_make_a_champion_and_the_latest_record_wins() -> None:
+    def contact(event_id: str, hours: int, roles: list[str]) -> CrmContact:
+        return CrmContact.model_validate(
+            {
+                "event_id": event_id,
+                "occurred_at": T0 + timedelta(hours=hours),
+                "person": {"email": "ana@oldco.com"},
+                "account": {"domain": "oldco.com"},
+                "roles": roles,
+            }
+        )
+
+    newer, older = contact("c2", 2, ["Champion"]), contact("c1", 1, [])
+    account, prospect = apply_contact(newer, account=None, prospect=None)
+    account, stale = apply_contact(older, account=account, prospect=prospect)
+    assert stale is None, "an older CRM record does not overwrite a newer one"
+    assert prospect is not None and prospect.crm_roles == ("champion",)
+    assert "ana@oldco.com" in account.people
+    history = depart(
+        _trigger_rulebook("B"), _moved_from("oldco.com"), account=account, prospect=prospect
+    ).history
+    assert history.is_champion and history.evidence == ("CRM role: champion",)
