@@ -22,16 +22,21 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/followup demo
 
-# promtool (from Debian's prometheus package) runs the alert-rule unit tests and the
-# Prometheus scrape test; install it when missing and we may (CI runs as root).
+# Test tools from Debian's packages: promtool and prometheus (alert-rule tests, a real
+# Prometheus scraping a worker) and chromium (the HTML report renders in a real browser).
+# Installed when missing and we may (CI runs as root); otherwise we say what to install.
+TOOL_PACKAGES := promtool:prometheus prometheus:prometheus chromium:chromium
 tools:
-	@command -v promtool >/dev/null 2>&1 || { \
+	@missing=""; for pair in $(TOOL_PACKAGES); do \
+	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's prometheus package (promtool)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
-	    echo "promtool is missing: install Prometheus (Debian/Ubuntu: sudo apt-get install prometheus)" >&2; exit 1; \
-	  fi; }
+	    echo "missing test tools; install Debian/Ubuntu packages:$$missing" >&2; exit 1; \
+	  fi; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -52,7 +57,6 @@ bench: $(STAMP)
 
 schemas: $(STAMP)
 	$(BIN)/followup schemas
-	$(BIN)/python -m rules.loader --write-schema
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .followup-state

@@ -4,7 +4,9 @@
     followup run               run a worker against FOLLOWUP_BROKER_URL
     followup demo              the whole product on a bundled sample, in about a minute
     followup rules check FILE  validate a rulebook and summarise it
-    followup schemas [DIR]     regenerate the JSON Schemas of the contract
+    followup rules test|explain|diff|report   offline tools on the same pure core
+    followup sample            write the seeded demo data set as JSONL
+    followup schemas           regenerate the published JSON Schemas
 
 Settings come from `FOLLOWUP_*` environment variables (see `streams.settings.Settings`).
 Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
@@ -23,6 +25,8 @@ import click
 from pydantic import ValidationError
 
 from streams.errors import BrokerError, ConfigurationError
+from streams.rules_cli import register as _register_rules_commands
+from streams.rules_cli import register_sample as _register_sample_command
 from streams.settings import Settings
 
 __all__ = ["main"]
@@ -115,14 +119,18 @@ def rules_check(file: Path) -> None:
     click.echo(summarise(rulebook))
 
 
+_register_rules_commands(rules)
+_register_sample_command(cli)
+
+
 @cli.command()
-@click.argument("directory", type=click.Path(path_type=Path, file_okay=False), required=False)
-def schemas(directory: Path | None) -> None:
-    """Write the contract's JSON Schemas (default: signals/schemas/)."""
+def schemas() -> None:
+    """Regenerate every published JSON Schema: the contract, the rulebook, the scenarios."""
+    from rules.loader import write_rulebook_schema
+    from rules.scenarios import write_scenarios_schema
     from signals.schema import write_schemas
 
-    target = directory or Path(__file__).resolve().parent.parent / "signals" / "schemas"
-    for path in write_schemas(target):
+    for path in [*write_schemas(), write_rulebook_schema(), write_scenarios_schema()]:
         click.echo(str(path))
 
 
