@@ -9,6 +9,12 @@ Format `followup/v1`. A rulebook has three sections:
 - `windows`: when a window opens (a threshold, optionally per fit tier), the cooldown that
   stops one person from being triggered again inside it, and how long a window stays open.
 
+Optional sections with defaults (a rulebook without them stays valid) include:
+
+- `cadence`: touch spacing and caps, channel switching, breakup, pauses and send times
+  (`rules.cadence_rules.CadenceRules`).
+- `plays`: draft copy per play, overriding `rules.templates.DEFAULT_TEMPLATES` field by field.
+
 Conditions (`when`) are a small declarative vocabulary, never code: see `rules.conditions`.
 The `hash` of a rulebook is taken over its validated content, so comments and key order do
 not change it; every window records `version` and `hash`.
@@ -23,7 +29,9 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from rules.cadence_rules import CadenceRules
 from rules.conditions import Condition
+from rules.templates import PlayTemplates
 from signals.models import SignalType
 from signals.windows import Play
 
@@ -198,6 +206,8 @@ class Rulebook(BaseModel):
     windows: WindowsSection
     accounts: AccountsSection = AccountsSection()
     champions: ChampionsSection = ChampionsSection()
+    cadence: CadenceRules = CadenceRules()
+    plays: dict[Play, PlayTemplates] = Field(default_factory=dict)
 
     @cached_property
     def hash(self) -> str:

@@ -38,6 +38,8 @@ __all__ = [
     "decode_signal",
     "decode_window",
     "encode",
+    "load_object",
+    "rejected_from",
 ]
 
 RejectReason = Literal[
@@ -75,22 +77,9 @@ def decode_signal(
 
     `default_type` is the topic's signal type, used when a record carries no `type`.
     """
-    if raw is None:
-        return Rejected("tombstone", "NoneType", "message value is null (tombstone)")
-    if len(raw) > max_bytes:
-        return Rejected("oversized", "ValueError", f"{len(raw)} bytes > max {max_bytes}")
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        # orjson also rejects invalid UTF-8; only pay for a second decode on the error path.
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as uexc:
-            return Rejected("not_utf8", type(uexc).__name__, f"invalid UTF-8 at byte {uexc.start}")
-        return Rejected("not_json", type(exc).__name__, f"invalid JSON at char {exc.pos}")
-    if not isinstance(data, dict):
-        return Rejected("not_object", "TypeError", f"JSON {_json_kind(data)}, expected an object")
-
+    data = load_object(raw, max_bytes=max_bytes)
+    if isinstance(data, Rejected):
+        return data
     kind = data.get("type")
     if kind is None:
         if default_type is None:
@@ -103,7 +92,7 @@ def decode_signal(
     try:
         return _SIGNAL.validate_python(data)
     except ValidationError as exc:
-        return _rejected_from(exc)
+        return rejected_from(exc, tags=_KNOWN_TYPES)
     except Exception as exc:
         # A validator bug must not stop the partition: dead-letter the record, name the class.
         return Rejected("invalid", type(exc).__name__, "unexpected error during validation")
@@ -119,14 +108,38 @@ def decode_window(raw: bytes) -> WindowOpened:
     return WindowOpened.model_validate_json(raw)
 
 
-def _rejected_from(exc: ValidationError) -> Rejected:
+def load_object(raw: bytes | None, *, max_bytes: int) -> dict[str, Any] | Rejected:
+    """The shared first steps of every decoder: tombstone, size, JSON, object. Never raises."""
+    if raw is None:
+        return Rejected("tombstone", "NoneType", "message value is null (tombstone)")
+    if len(raw) > max_bytes:
+        return Rejected("oversized", "ValueError", f"{len(raw)} bytes > max {max_bytes}")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        # orjson also rejects invalid UTF-8; only pay for a second decode on the error path.
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as uexc:
+            return Rejected("not_utf8", type(uexc).__name__, f"invalid UTF-8 at byte {uexc.start}")
+        return Rejected("not_json", type(exc).__name__, f"invalid JSON at char {exc.pos}")
+    if not isinstance(data, dict):
+        return Rejected("not_object", "TypeError", f"JSON {_json_kind(data)}, expected an object")
+    return data
+
+
+def rejected_from(exc: ValidationError, *, tags: frozenset[str]) -> Rejected:
+    """A validation error as a `Rejected`: locations and error types only, never values.
+
+    `tags` are the union's type names; an error location starting with one drops it.
+    """
     errors = exc.errors(include_url=False, include_input=False, include_context=False)
     identity = False
     parts: list[str] = []
     for error in errors:
         loc = error["loc"]
         # The first location of a tagged union is the tag (a known type name): drop it.
-        if loc and loc[0] in _KNOWN_TYPES:
+        if loc and loc[0] in tags:
             loc = loc[1:]
         kind = error["type"]
         if kind == "value_error" and "missing_identity" in error["msg"]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from signals.codec import Rejected, load_object, rejected_from
 from signals.models import Account, Person
 
-__all__ = ["CrmContact"]
+__all__ = ["CrmContact", "decode_contact"]
 
 
 class CrmContact(BaseModel):
@@ -34,3 +35,14 @@ class CrmContact(BaseModel):
     @classmethod
     def _lower(cls, roles: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(sorted({r.lower() for r in roles}))
+
+
+def decode_contact(raw: bytes | None, *, max_bytes: int) -> CrmContact | Rejected:
+    """Decode one `crm.contacts` record; a record that cannot be used is a `Rejected`."""
+    data = load_object(raw, max_bytes=max_bytes)
+    if isinstance(data, Rejected):
+        return data
+    try:
+        return CrmContact.model_validate(data)
+    except ValidationError as exc:
+        return rejected_from(exc, tags=frozenset())

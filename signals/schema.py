@@ -2,8 +2,9 @@
 
 Inbound schemas (`signal.schema.json` and one per signal type) describe what a producer may
 send, so they are generated in validation mode; `window_opened.schema.json` describes what we
-publish, so it is generated in serialization mode. The committed copies live in
-`signals/schemas/`; a test fails when they drift from the models. Regenerate with:
+publish, so it is generated in serialization mode. `activity.schema.json` is the feedback
+contract outreach tools write to `outreach.activity` (validation mode). The committed copies
+live in `signals/schemas/`; a test fails when they drift from the models. Regenerate with:
 
     python -m signals.schema [DIR]
 """
@@ -17,6 +18,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, TypeAdapter
 
+from signals.activity import Activity
 from signals.models import (
     EmailOpened,
     FundingAnnounced,
@@ -51,6 +53,11 @@ def schemas() -> dict[str, dict[str, Any]]:
     for kind, model in _BY_TYPE.items():
         name = f"{kind.value}.schema.json"
         out[name] = _stamp(name, model.__name__, model.model_json_schema(mode="validation"))
+    out["activity.schema.json"] = _stamp(
+        "activity.schema.json",
+        "Activity",
+        TypeAdapter(Activity).json_schema(mode="validation"),
+    )
     out["window_opened.schema.json"] = _stamp(
         "window_opened.schema.json",
         "WindowOpened",

@@ -1,9 +1,11 @@
 """The two agents: validate-and-rekey, then score-and-decide.
 
     input topics ──ingest──▶ followup.signals-by-account ──score──▶ followup.windows-opened
-         │  (bad record)           (keyed by account)        │ tables: accounts, prospects
-         ▼                                                    ▼
-    <input>.dlq                                  followup.signals-by-account.dlq
+    crm.contacts     │           (keyed by account)          │ tables: accounts, prospects
+         │  (bad record)                                      │ job change: departure at the
+         ▼                                                    │ old account, then arrival at
+    <input>.dlq                                               ▼ the new one (streams.routing)
+                                                 followup.signals-by-account.dlq
 
 Both agents consume raw bytes in batches (`take_events`), never let an exception escape the
 loop for a bad record (faust would ack and skip it), and hand every number they produce to
@@ -21,22 +23,50 @@ import time
 import traceback
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from rules.champions import apply_contact, depart, previous_person_key
 from rules.engine import apply_signal
 from rules.rulebook import Rulebook
 from signals.codec import Rejected, decode_signal, encode
-from signals.identity import partition_key, signal_account_key
-from signals.windows import WindowOpened
+from signals.contacts import decode_contact
+from signals.identity import account_key, partition_key, person_key, signal_account_key
+from signals.models import JobChanged
+from signals.windows import ChampionHistory, WindowOpened
 from streams.clock import Clock
 from streams.dead_letter import dead_letter_headers
 from streams.metrics import BatchStats, Metrics
+from streams.routing import (
+    ARRIVAL,
+    CHAMPION_HEADER,
+    CONTACT,
+    DEPARTURE,
+    ROUTE_HEADER,
+    header,
+    route_signal,
+)
 from streams.table_batch import PartitionBatch, partition_scope
 from streams.topics import Topics
 
 __all__ = ["Pipeline"]
 
 log = logging.getLogger(__name__)
+
+# The keyed topic is ours: its records were size-checked on the way in.
+_INTERNAL_MAX_BYTES = 2**31
+
+
+@dataclass(frozen=True, slots=True)
+class _Out:
+    """A record the score agent publishes before it writes the state that records it."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]] | None = None
+    window: WindowOpened | None = None
+    occurred: float = 0.0  # event time of the triggering signal (unix seconds)
 
 
 class Pipeline:
@@ -84,23 +114,27 @@ class Pipeline:
     async def score(self, stream: Any) -> AsyncIterator[None]:
         """Faust agent over the keyed topic: one worker owns each account's partition.
 
-        Order matters for at-least-once without loss: windows are published and flushed
-        *before* the table state that records them is written. A crash in between repeats a
-        window (same `window_id`) on restart; it can never lose one.
+        Order matters for at-least-once without loss: windows and forwarded job changes are
+        published and flushed *before* the table state that records them is written. A crash
+        in between repeats one (same `window_id`, same `event_id`) on restart; it can never
+        lose one.
         """
         async for events in stream.take_events(self.batch_size, within=self.batch_seconds):
             stats = BatchStats()
-            windows: list[tuple[WindowOpened, float]] = []
+            outbox: list[_Out] = []
             pending: list[tuple[Any, PartitionBatch]] = []
             for group in _by_partition(events):
                 with partition_scope(group[0]):
                     batch = PartitionBatch(self.accounts, self.prospects)
                     for event in group:
-                        windows += await self._score_one(event, batch, stats)
+                        try:
+                            outbox += self._score_one(event.message, batch, stats)
+                        except Exception as exc:  # a bug in the core must not stop the worker
+                            await self._processing_error(event.message, exc, stats)
                 pending.append((group[0], batch))
-            if windows:
-                for window, occurred in windows:
-                    await self._publish(window, occurred, stats)
+            if outbox:
+                for out in outbox:
+                    await self._publish(out, stats)
                 await self.app.producer.flush()
             for first_event, batch in pending:
                 with partition_scope(first_event):
@@ -108,70 +142,131 @@ class Pipeline:
             self.metrics.record_batch(stats, now=time.time())
             yield None
 
-    # -- per record ---------------------------------------------------------------------
+    # -- ingest -------------------------------------------------------------------------
 
     async def _ingest_one(self, event: Any, stats: BatchStats) -> None:
         message = event.message
-        result = decode_signal(
-            message.value,
-            default_type=self.topics.inputs.get(message.topic),
-            max_bytes=self.max_message_bytes,
-        )
-        if isinstance(result, Rejected):
-            await self._dead_letter(message, result.reason, result.error_class, result.detail)
-            stats.dead_lettered[(message.topic, result.reason)] += 1
-            return
-        stats.consumed[(message.topic, result.type.value)] += 1
-        key = partition_key(result.account, result.person)
-        await self.app.producer.send(
-            self.topics.keyed, key.encode(), encode(result), None, None, None
-        )
-
-    async def _score_one(
-        self, event: Any, batch: PartitionBatch, stats: BatchStats
-    ) -> list[tuple[WindowOpened, float]]:
-        """Score one signal into `batch`; return the windows it opened with its event time."""
-        message = event.message
-        signal = decode_signal(message.value, default_type=None, max_bytes=2**31)
-        if isinstance(signal, Rejected):  # only a foreign producer on our internal topic
-            await self._dead_letter(message, signal.reason, signal.error_class, signal.detail)
-            stats.dead_lettered[(message.topic, signal.reason)] += 1
-            return []
-        account_key = signal_account_key(signal.account, signal.person)
-        started = time.perf_counter()
-        try:
-            outcome = apply_signal(
-                self.rulebook,
-                signal,
-                account=batch.account(account_key),
-                prospects=batch.prospects(account_key),
-                now=self.clock(),
+        if message.topic == self.topics.contacts:
+            contact = decode_contact(message.value, max_bytes=self.max_message_bytes)
+            if isinstance(contact, Rejected):
+                await self._reject(message, contact, stats)
+                return
+            stats.consumed[(message.topic, contact.type)] += 1
+            key, value = account_key(contact.account.domain), encode(contact)
+            route: bytes | None = CONTACT
+        else:
+            signal = decode_signal(
+                message.value,
+                default_type=self.topics.inputs.get(message.topic),
+                max_bytes=self.max_message_bytes,
             )
-        except Exception as exc:  # a bug in the core must not stop the worker
-            await self._processing_error(message, exc, stats)
-            return []
+            if isinstance(signal, Rejected):
+                await self._reject(message, signal, stats)
+                return
+            stats.consumed[(message.topic, signal.type.value)] += 1
+            key, route = route_signal(signal)
+            value = encode(signal)
+        headers = [(ROUTE_HEADER, route)] if route is not None else None
+        await self.app.producer.send(self.topics.keyed, key.encode(), value, None, None, headers)
+
+    # -- score --------------------------------------------------------------------------
+
+    def _score_one(self, message: Any, batch: PartitionBatch, stats: BatchStats) -> list[_Out]:
+        """Apply one keyed record to `batch`; return what must be published for it."""
+        route = header(message.headers, ROUTE_HEADER)
+        if route == CONTACT:
+            return self._contact(message, batch, stats)
+        signal = decode_signal(message.value, default_type=None, max_bytes=_INTERNAL_MAX_BYTES)
+        if isinstance(signal, Rejected):  # only a foreign producer on our internal topic
+            return [
+                self._dead_letter_out(
+                    message, signal.reason, signal.error_class, signal.detail, stats
+                )
+            ]
+        if route == DEPARTURE and isinstance(signal, JobChanged):
+            return self._departure(message, signal, batch)
+        history = None
+        if route == ARRIVAL:
+            raw = header(message.headers, CHAMPION_HEADER)
+            history = ChampionHistory.model_validate_json(raw) if raw else None
+        account = signal_account_key(signal.account, signal.person)
+        started = time.perf_counter()
+        outcome = apply_signal(
+            self.rulebook,
+            signal,
+            account=batch.account(account),
+            prospects=batch.prospects(account),
+            now=self.clock(),
+            history=history,
+        )
         stats.scoring_seconds.append(time.perf_counter() - started)
-        signal_type = signal.type.value
         if outcome.duplicate:
-            stats.duplicates[signal_type] += 1
+            stats.duplicates[signal.type.value] += 1
             return []
         if outcome.account is not None:
             batch.put_account(outcome.account.account_key, outcome.account)
-        for person_key, state in outcome.prospects.items():
-            batch.put_prospect(account_key, person_key, state)
+        for pk, state in outcome.prospects.items():
+            batch.put_prospect(account, pk, state)
         for suppressed in outcome.suppressed:
             stats.suppressed[suppressed.reason] += 1
         occurred = signal.occurred_at.timestamp()
         if stats.last_event_time is None or occurred > stats.last_event_time:
             stats.last_event_time = occurred
-        return [(window, occurred) for window in outcome.windows]
+        return [
+            _Out(self.topics.windows_opened, w.person_key.encode(), encode(w), None, w, occurred)
+            for w in outcome.windows
+        ]
 
-    async def _publish(self, window: WindowOpened, occurred: float, stats: BatchStats) -> None:
-        await self.app.producer.send(
-            self.topics.windows_opened, window.person_key.encode(), encode(window), None, None, None
+    def _departure(self, message: Any, signal: JobChanged, batch: PartitionBatch) -> list[_Out]:
+        """At the old account: read the person's history, then forward to the new account."""
+        assert signal.properties.previous_account is not None  # routed here only with one
+        old = account_key(signal.properties.previous_account.domain)
+        pk = previous_person_key(signal)
+        departure = depart(
+            self.rulebook, signal, account=batch.account(old), prospect=batch.prospect(old, pk)
         )
-        stats.windows[window.play] += 1
-        stats.window_latency_seconds.append(max(0.0, time.time() - occurred))
+        if departure.account is not None:
+            batch.put_account(old, departure.account)
+        if departure.prospect is not None:
+            batch.put_prospect(old, pk, departure.prospect)
+        headers = [
+            (ROUTE_HEADER, ARRIVAL),
+            (CHAMPION_HEADER, departure.history.model_dump_json().encode()),
+        ]
+        key = partition_key(signal.account, signal.person).encode()
+        return [_Out(self.topics.keyed, key, message.value, headers)]
+
+    def _contact(self, message: Any, batch: PartitionBatch, stats: BatchStats) -> list[_Out]:
+        contact = decode_contact(message.value, max_bytes=_INTERNAL_MAX_BYTES)
+        if isinstance(contact, Rejected):
+            return [
+                self._dead_letter_out(
+                    message, contact.reason, contact.error_class, contact.detail, stats
+                )
+            ]
+        key = account_key(contact.account.domain)
+        pk = person_key(contact.person)
+        account, prospect = apply_contact(
+            contact, account=batch.account(key), prospect=batch.prospect(key, pk)
+        )
+        batch.put_account(key, account)
+        if prospect is not None:
+            batch.put_prospect(key, pk, prospect)
+        return []
+
+    # -- publishing and errors ----------------------------------------------------------
+
+    async def _publish(self, out: _Out, stats: BatchStats) -> None:
+        await self.app.producer.send(out.topic, out.key, out.value, None, None, out.headers)
+        if out.window is not None:
+            stats.windows[out.window.play] += 1
+            stats.window_latency_seconds.append(max(0.0, time.time() - out.occurred))
+
+    async def _reject(self, message: Any, rejected: Rejected, stats: BatchStats) -> None:
+        out = self._dead_letter_out(
+            message, rejected.reason, rejected.error_class, rejected.detail, stats
+        )
+        await self.app.producer.send(out.topic, out.key, out.value, None, None, out.headers)
 
     async def _processing_error(self, message: Any, exc: Exception, stats: BatchStats) -> None:
         # The traceback's frames name code, not data; the exception's message may quote a
@@ -184,12 +279,18 @@ class Pipeline:
             type(exc).__name__,
             "".join(traceback.format_tb(exc.__traceback__)),
         )
-        await self._dead_letter(
-            message, "processing_error", type(exc).__name__, "processing raised; see worker log"
+        out = self._dead_letter_out(
+            message,
+            "processing_error",
+            type(exc).__name__,
+            "processing raised; see worker log",
+            stats,
         )
-        stats.dead_lettered[(message.topic, "processing_error")] += 1
+        await self.app.producer.send(out.topic, out.key, out.value, None, None, out.headers)
 
-    async def _dead_letter(self, message: Any, reason: str, error_class: str, detail: str) -> None:
+    def _dead_letter_out(
+        self, message: Any, reason: str, error_class: str, detail: str, stats: BatchStats
+    ) -> _Out:
         value = message.value
         size = len(value) if value is not None else 0
         if value is not None and size > self.max_message_bytes:
@@ -206,9 +307,7 @@ class Pipeline:
             original_size=size,
             truncated=value is not message.value,
         )
-        await self.app.producer.send(
-            self.topics.dead_letter(message.topic), message.key, value, None, None, headers
-        )
+        stats.dead_lettered[(message.topic, reason)] += 1
         log.warning(
             "dead-lettered %s[%d]@%d: %s (%s)",
             message.topic,
@@ -217,6 +316,7 @@ class Pipeline:
             reason,
             error_class,
         )
+        return _Out(self.topics.dead_letter(message.topic), message.key, value, headers)
 
 
 def _by_partition(events: Sequence[Any]) -> list[list[Any]]:

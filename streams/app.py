@@ -72,7 +72,9 @@ def create_app(
         key_serializer="raw",
         value_serializer="raw",
     )
-    inputs = app.topic(*topics.inputs, key_serializer="raw", value_serializer="raw")
+    inputs = app.topic(
+        *topics.inputs, topics.contacts, key_serializer="raw", value_serializer="raw"
+    )
     keyed = app.topic(
         topics.keyed,
         key_serializer="raw",

@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     topic_page_visited: str = "signals.page-visited"
     topic_job_changed: str = "signals.job-changed"
     topic_funding_announced: str = "signals.funding-announced"
+    topic_crm_contacts: str = Field(
+        default="crm.contacts",
+        description="CRM contacts and their roles (champion, customer_contact), compacted.",
+    )
+    contacts_file: Path | None = Field(
+        default=None,
+        description="JSONL of CRM contacts published to the contacts topic at start.",
+    )
     topic_windows_opened: str = "followup.windows-opened"
     topic_keyed: str = Field(
         default="followup.signals-by-account",

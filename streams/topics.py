@@ -13,6 +13,7 @@ __all__ = ["Topics"]
 @dataclass(frozen=True, slots=True)
 class Topics:
     inputs: dict[str, SignalType]  # input topic name -> the signal type it carries by default
+    contacts: str
     keyed: str
     windows_opened: str
     dead_letter_suffix: str
@@ -26,6 +27,7 @@ class Topics:
                 settings.topic_job_changed: SignalType.JOB_CHANGED,
                 settings.topic_funding_announced: SignalType.FUNDING_ANNOUNCED,
             },
+            contacts=settings.topic_crm_contacts,
             keyed=settings.topic_keyed,
             windows_opened=settings.topic_windows_opened,
             dead_letter_suffix=settings.dead_letter_suffix,
@@ -44,6 +46,6 @@ class Topics:
     @property
     def all_created(self) -> list[str]:
         """Every topic the engine expects to exist (Faust creates its changelogs itself)."""
-        names = [*self.inputs, self.keyed, self.windows_opened]
-        names += [self.dead_letter(t) for t in (*self.inputs, self.keyed)]
+        names = [*self.inputs, self.contacts, self.keyed, self.windows_opened]
+        names += [self.dead_letter(t) for t in (*self.inputs, self.contacts, self.keyed)]
         return names

@@ -8,13 +8,23 @@ from importlib.metadata import PackageNotFoundError, version
 
 from rules.loader import RulebookError, load_rulebook
 from rules.rulebook import Rulebook
+from signals.codec import Rejected, encode
+from signals.contacts import decode_contact
+from signals.identity import person_key
 from streams.broker import create_topics, wait_for_broker
 from streams.errors import ConfigurationError
+from streams.local import Record, produce
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.topics import Topics
 
-__all__ = ["build_version", "load_rulebook_or_fail", "prepare_topics", "run_worker"]
+__all__ = [
+    "build_version",
+    "load_rulebook_or_fail",
+    "prepare_topics",
+    "publish_contacts_file",
+    "run_worker",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +54,36 @@ async def prepare_topics(settings: Settings) -> list[str]:
     )
 
 
+async def publish_contacts_file(settings: Settings) -> int:
+    """Publish `FOLLOWUP_CONTACTS_FILE` (JSONL) to the contacts topic; return how many.
+
+    Each line is one CRM contact. A line that is not a valid contact is logged with its line
+    number (never its content) and skipped. Republishing the same file is harmless: the
+    latest record per contact wins.
+    """
+    if settings.contacts_file is None:
+        return 0
+    records = []
+    for number, line in enumerate(settings.contacts_file.read_bytes().splitlines(), 1):
+        if not line.strip():
+            continue
+        contact = decode_contact(line, max_bytes=settings.max_message_bytes)
+        if isinstance(contact, Rejected):
+            log.error(
+                "%s:%d: not a CRM contact (%s: %s); skipped",
+                settings.contacts_file,
+                number,
+                contact.reason,
+                contact.detail,
+            )
+            continue
+        key = person_key(contact.person).encode()
+        records.append(Record(settings.topic_crm_contacts, encode(contact), key=key))
+    await produce(settings.bootstrap_servers, records)
+    log.info("published %d contacts from %s", len(records), settings.contacts_file)
+    return len(records)
+
+
 def run_worker(settings: Settings) -> None:
     """Block until the worker is stopped (SIGTERM/SIGINT). Raises `ConfigurationError`."""
     import faust
@@ -54,6 +94,7 @@ def run_worker(settings: Settings) -> None:
     created = asyncio.run(prepare_topics(settings))
     if created:
         log.info("created topics: %s", ", ".join(created))
+    asyncio.run(publish_contacts_file(settings))
     try:
         import uvloop
 

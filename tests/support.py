@@ -178,3 +178,15 @@ def wait_caught_up(settings: Settings, *, timeout: float = 60.0) -> None:
         return await group_lag(settings.bootstrap_servers, settings.app_id, watched) == 0
 
     asyncio.run(wait_until(zero, timeout=timeout, interval=0.3, what="consumer group lag 0"))
+
+
+def wait_ready(worker: Any, timeout: float = 90.0) -> None:
+    """Wait until the worker answers /health/ready with 200; fail fast if it exits."""
+    from tests.conftest import ready
+
+    def check() -> bool:
+        if not worker.alive:
+            raise AssertionError("worker exited:\n" + worker.log_tail())
+        return ready(worker.web_port)
+
+    asyncio.run(wait_until(check, timeout=timeout, interval=0.3, what="worker readiness"))

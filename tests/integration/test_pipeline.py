@@ -14,8 +14,8 @@ import orjson
 import pytest
 
 from rules.loader import load_rulebook
-from streams.local import Record, produce, wait_until
-from tests.conftest import ready, scrape
+from streams.local import Record, produce
+from tests.conftest import scrape
 from tests.support import (
     cold_history,
     expected_windows,
@@ -24,20 +24,12 @@ from tests.support import (
     read_windows,
     records_on_one_topic,
     wait_caught_up,
+    wait_ready,
 )
 
 pytestmark = pytest.mark.integration
 
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
-
-
-def _wait_ready(worker, timeout: float = 90.0) -> None:
-    def check() -> bool:
-        if not worker.alive:
-            raise AssertionError("worker exited:\n" + worker.log_tail())
-        return ready(worker.web_port)
-
-    asyncio.run(wait_until(check, timeout=timeout, interval=0.3, what="worker readiness"))
 
 
 def _metric(text: str, name: str, **labels: str) -> float:
@@ -56,7 +48,7 @@ def _metric(text: str, name: str, **labels: str) -> float:
 
 def test_windows_appear_as_the_pure_core_decides(settings, start_worker):
     worker = start_worker(settings)
-    _wait_ready(worker)
+    wait_ready(worker)
     topic = settings.topic_page_visited
     second_person = {
         "email": "lee.cto@globex.example",
@@ -111,7 +103,7 @@ def test_windows_appear_as_the_pure_core_decides(settings, start_worker):
 
 def test_a_redelivered_event_changes_nothing(settings, start_worker):
     worker = start_worker(settings)
-    _wait_ready(worker)
+    wait_ready(worker)
     records = records_on_one_topic(settings.topic_page_visited, hot_history("dup", START))
     expected = expected_windows(settings, records)
     assert len(expected) == 1
@@ -129,7 +121,7 @@ def test_a_redelivered_event_changes_nothing(settings, start_worker):
 
 def test_bad_records_are_dead_lettered_and_the_next_good_one_is_processed(settings, start_worker):
     worker = start_worker(settings)
-    _wait_ready(worker)
+    wait_ready(worker)
     topic = settings.topic_email_opened
     bad = [
         Record(topic, b"\xff\xfe\x00 not utf-8", key=b"k1", headers=(("trace-id", b"t-1"),)),

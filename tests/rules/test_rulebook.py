@@ -138,8 +138,13 @@ def test_example_two_pricing_visits_open_but_emails_alone_do_not() -> None:
         ("email_opened", {}, "email-opened"),
         (
             "job_changed",
-            {"person.id": "crm-1", "person.seniority": "vp", "properties.new_title": "VP Data"},
+            {"champion.is_champion": True, "properties.new_title": "Data Analyst"},
             "champion-moved",
+        ),
+        (
+            "job_changed",
+            {"champion.is_champion": False, "properties.new_title": "VP Data"},
+            "job-change-senior",
         ),
         ("job_changed", {"properties.new_title": "Head of Data"}, "job-change-senior"),
         ("job_changed", {"properties.new_title": "Data Analyst"}, "job-change"),

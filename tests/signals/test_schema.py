@@ -15,7 +15,7 @@ SCHEMAS = schemas()
 
 
 def test_every_contract_has_a_schema() -> None:
-    expected = {"signal.schema.json", "window_opened.schema.json"}
+    expected = {"signal.schema.json", "window_opened.schema.json", "activity.schema.json"}
     expected |= {f"{kind.value}.schema.json" for kind in SignalType}
     assert set(SCHEMAS) == expected
     for name, schema in SCHEMAS.items():

@@ -1,0 +1,348 @@
+"""The follow-up cadence: what outreach tools report back, and whether a window may open.
+
+Two pure functions, called by the stream glue and the engine:
+
+- `apply_activity(rules, state, activity)`: once per decoded `outreach.activity` record.
+  Returns the new `CadenceState` to store (keyed by person key), whether the record was a
+  duplicate, the window a touch used (publish it on `followup.windows-closed`), and whether
+  a meeting just held calls for a post-demo window now.
+- `gate(rules, state, ...)`: once per window the engine is about to open. Says whether it
+  may open (else why not), the play it should carry (the trigger's, or one the cadence
+  calls for), the channel to suggest and the send-time urgency.
+
+Decisions (see shared/DOMAIN.md for the numbers):
+
+- Opt-out is final: every later window is refused, whatever its event time, hot or not.
+- A reply stops the cadence for `reply_pause_days` (the rep is in a conversation; the
+  engine must not nudge in parallel). A meeting held after the reply ends the pause.
+  A meeting booked pauses likewise until it is due (or `reply_pause_days` without a time).
+- Hot signals (`CadenceRules.is_hot`: champion move, funding, listed rules such as a pricing
+  visit) skip the minimum spacing, the breakup silence and a lost deal: they are news. They
+  do not skip opt-out, a reply or booking pause, a vacation, a company holiday or the
+  touch cap: the person's inbox and calendar do not care why we write.
+- A post-demo window (a meeting was held) is refused only for opt-out or a lost deal.
+- Play: won/customer deal -> post_purchase; post_demo and hot triggers keep their play;
+  otherwise by the unanswered touches since the last reply, meeting or breakup:
+  0 -> the trigger's play, fewer than `value_after_touches` -> no_response (a new angle),
+  more -> value_add, `breakup_after_unanswered_value_touches` value touches -> breakup.
+- Channel: email, until `switch_channel_after_email_touches` email touches went out with no
+  engagement since; then the next untried channel of `channel_sequence` (LinkedIn, then
+  phone), then email again. A bounce skips email until an email touch is sent again.
+
+`CadenceState` is order-independent: the same activities in any order give equal bytes
+(times merge by max/min, lists are sorted sets), except at its memory bounds.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal, Self
+
+import orjson
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from rules.cadence_rules import CadenceRules, expires_for
+from rules.sendtime import Urgency, paused_on, zone
+from rules.state import MAX_SEEN, is_seen, remember
+from signals.activity import (
+    Activity,
+    Bounced,
+    DealStageChanged,
+    MeetingBooked,
+    MeetingHeld,
+    OptedOut,
+    OutOfOffice,
+    Replied,
+    TouchChannel,
+    TouchSent,
+)
+from signals.windows import Channel, Play
+
+__all__ = [
+    "MAX_TOUCHES",
+    "MAX_VACATIONS",
+    "CadenceRules",
+    "CadenceState",
+    "CadenceUpdate",
+    "Gate",
+    "GateReason",
+    "Touch",
+    "apply_activity",
+    "expires_for",
+    "gate",
+]
+
+MAX_TOUCHES = 100
+MAX_VACATIONS = 20
+
+GateReason = Literal[
+    "opted_out",
+    "deal_closed",
+    "replied",
+    "meeting_booked",
+    "paused_vacation",
+    "paused_holiday",
+    "breakup_silence",
+    "too_many_touches",
+    "too_soon",
+]
+
+
+class _Stored(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def to_bytes(self) -> bytes:
+        """Canonical JSON (sorted keys): equal states give equal bytes."""
+        return orjson.dumps(self.model_dump(), option=orjson.OPT_SORT_KEYS)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Self:
+        """Read back `to_bytes()` output. Raises `pydantic.ValidationError` on anything else."""
+        return cls.model_validate_json(data)
+
+
+class Touch(_Stored):
+    at: AwareDatetime
+    event_id: str
+    channel: TouchChannel
+    play: Play
+    window_id: str | None = None
+    value_touch: bool = True
+
+
+class CadenceState(_Stored):
+    """Everything outreach tools told us about one person, bounded and order-independent."""
+
+    touches: tuple[Touch, ...] = ()  # by (at, event_id), newest MAX_TOUCHES kept
+    replied_at: AwareDatetime | None = None  # latest reply
+    opted_out_at: AwareDatetime | None = None  # first opt-out: final
+    bounced_at: AwareDatetime | None = None  # latest bounce
+    meeting_booked: tuple[AwareDatetime, str] | None = None  # newest booking's stamp
+    meeting_at: AwareDatetime | None = None  # when that booking is due, if told
+    meeting_held_at: AwareDatetime | None = None  # latest meeting held
+    deal_stage: str | None = None
+    deal_stage_as_of: tuple[AwareDatetime, str] | None = None
+    vacations: tuple[tuple[dt.date, dt.date], ...] = ()  # sorted, inclusive local dates
+    breakup_at: AwareDatetime | None = None  # latest breakup touch
+    seen_event_ids: dict[str, AwareDatetime] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CadenceUpdate:
+    state: CadenceState  # store it (unchanged when duplicate)
+    duplicate: bool  # event_id already applied
+    closes_window: str | None  # a touch used this window: publish it as closed
+    post_demo_due: bool  # a meeting was just held: open a post_demo window now
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    allowed: bool
+    reason: GateReason | None  # why not, when not allowed
+    play: Play
+    channel: Channel
+    urgency: Urgency
+    expires_in: timedelta  # the play's window lifetime
+
+
+_EMPTY = CadenceState()
+
+
+def apply_activity(
+    rules: CadenceRules, state: CadenceState | None, activity: Activity
+) -> CadenceUpdate:
+    """Fold one activity into the state. Never raises on a validated activity."""
+    del rules  # no setting changes what is recorded; kept for one uniform signature
+    previous = state if state is not None else _EMPTY
+    at, eid = activity.occurred_at, activity.event_id
+    if is_seen(previous.seen_event_ids, eid, at):
+        return CadenceUpdate(previous, True, None, False)
+    update: dict[str, object] = {
+        "seen_event_ids": remember(previous.seen_event_ids, eid, at, MAX_SEEN)
+    }
+    closes: str | None = None
+    post_demo = False
+    if isinstance(activity, TouchSent):
+        p = activity.properties
+        touch = Touch(
+            at=at,
+            event_id=eid,
+            channel=p.channel,
+            play=p.play,
+            window_id=p.window_id,
+            value_touch=p.value_touch,
+        )
+        touches = list(previous.touches)
+        bisect.insort(touches, touch, key=lambda t: (t.at, t.event_id))
+        update["touches"] = tuple(touches[-MAX_TOUCHES:])
+        if p.play == "breakup":
+            update["breakup_at"] = _latest(previous.breakup_at, at)
+        closes = p.window_id
+    elif isinstance(activity, Replied):
+        update["replied_at"] = _latest(previous.replied_at, at)
+    elif isinstance(activity, Bounced):
+        update["bounced_at"] = _latest(previous.bounced_at, at)
+    elif isinstance(activity, OptedOut):
+        first = previous.opted_out_at
+        update["opted_out_at"] = at if first is None or at < first else first
+    elif isinstance(activity, MeetingBooked):
+        if previous.meeting_booked is None or (at, eid) > previous.meeting_booked:
+            update["meeting_booked"] = (at, eid)
+            update["meeting_at"] = activity.properties.meeting_at
+    elif isinstance(activity, MeetingHeld):
+        update["meeting_held_at"] = _latest(previous.meeting_held_at, at)
+        post_demo = update["meeting_held_at"] == at and previous.opted_out_at is None
+    elif isinstance(activity, DealStageChanged):
+        if previous.deal_stage_as_of is None or (at, eid) > previous.deal_stage_as_of:
+            update["deal_stage"] = activity.properties.stage
+            update["deal_stage_as_of"] = (at, eid)
+    elif isinstance(activity, OutOfOffice):
+        p_ooo = activity.properties
+        span = (p_ooo.from_ or at.date(), p_ooo.until)
+        spans = sorted(set(previous.vacations) | {span}, key=lambda s: (s[1], s[0]))
+        update["vacations"] = tuple(sorted(spans[-MAX_VACATIONS:]))
+    return CadenceUpdate(previous.model_copy(update=update), False, closes, post_demo)
+
+
+def gate(
+    rules: CadenceRules,
+    state: CadenceState | None,
+    *,
+    trigger_play: Play,
+    hot: bool,
+    at: datetime,
+    last_engaged_at: datetime | None,
+    timezone: str,
+    country: str | None = None,
+) -> Gate:
+    """Decide one window at event time `at`. See the module docstring for the rules.
+
+    `hot`: `rules.is_hot(play=..., rule=...)` of the trigger. `last_engaged_at`: the event
+    time of the person's latest engagement signal (open, visit, ...), which resets the
+    channel switch count. `timezone`/`country`: the person's, for holidays and vacations.
+    """
+    s = state if state is not None else _EMPTY
+    post_demo = trigger_play == "post_demo"
+    play = _play(rules, s, trigger_play, hot)
+    channel = _channel(rules, s, play, last_engaged_at)
+    urgency: Urgency = (
+        "now"
+        if post_demo or hot
+        else "soon"
+        if play in ("signal_triggered", "multi_thread")
+        else "flexible"
+    )
+    reason = _refusal(rules, s, post_demo, hot, at, timezone, country)
+    return Gate(reason is None, reason, play, channel, urgency, expires_for(play, rules))
+
+
+def _refusal(
+    rules: CadenceRules,
+    s: CadenceState,
+    post_demo: bool,
+    hot: bool,
+    at: datetime,
+    timezone: str,
+    country: str | None,
+) -> GateReason | None:
+    if s.opted_out_at is not None:
+        return "opted_out"
+    if s.deal_stage in rules.lost_stages and not hot:
+        return "deal_closed"
+    if post_demo:
+        return None
+    pause = timedelta(days=rules.reply_pause_days)
+    if s.replied_at is not None and at < s.replied_at + pause and not _met_since(s, s.replied_at):
+        return "replied"
+    if s.meeting_booked is not None and not _met_since(s, s.meeting_booked[0]):
+        until = s.meeting_at if s.meeting_at is not None else s.meeting_booked[0] + pause
+        if at < until:
+            return "meeting_booked"
+    paused = paused_on(
+        at.astimezone(zone(timezone, rules)).date(), rules, country=country, vacations=s.vacations
+    )
+    if paused is not None:
+        return "paused_vacation" if paused == "vacation" else "paused_holiday"
+    if (
+        not hot
+        and s.breakup_at is not None
+        and at < s.breakup_at + timedelta(days=rules.breakup_silence_days)
+    ):
+        return "breakup_silence"
+    if _over_cap(rules, s.touches, at):
+        return "too_many_touches"
+    spacing = timedelta(days=rules.min_days_between_touches)
+    if not hot and any(abs(at - t.at) < spacing for t in s.touches):
+        return "too_soon"
+    return None
+
+
+def _play(rules: CadenceRules, s: CadenceState, trigger: Play, hot: bool) -> Play:
+    if s.deal_stage in rules.won_stages:
+        return "post_purchase"
+    if trigger == "post_demo" or hot:
+        return trigger
+    since = _epoch(s)
+    unanswered = [t for t in s.touches if since is None or t.at > since]
+    if not unanswered:
+        return trigger
+    if sum(t.value_touch for t in unanswered) >= rules.breakup_after_unanswered_value_touches:
+        return "breakup"
+    return "value_add" if len(unanswered) >= rules.value_after_touches else "no_response"
+
+
+def _channel(
+    rules: CadenceRules, s: CadenceState, play: Play, last_engaged_at: datetime | None
+) -> Channel:
+    email_ok = s.bounced_at is None or any(
+        t.channel == "email" and t.at > s.bounced_at for t in s.touches
+    )
+    usable = [c for c in rules.channel_sequence if c != "email" or email_ok]
+    if not usable:
+        return "linkedin" if not email_ok else "email"
+    if play == "champion_moved":
+        return "linkedin"
+    if play in ("post_demo", "breakup", "post_purchase"):
+        return "email" if email_ok else usable[0]
+    since = max((x for x in (_epoch(s), last_engaged_at) if x is not None), default=None)
+    quiet = [t for t in s.touches if since is None or t.at > since]
+    emails = sum(t.channel == "email" for t in quiet)
+    if email_ok and emails < rules.switch_channel_after_email_touches:
+        return "email"
+    tried = {t.channel for t in quiet}
+    for channel in usable:
+        if channel != "email" and channel not in tried:
+            return channel
+    return usable[0]
+
+
+def _epoch(s: CadenceState) -> datetime | None:
+    """Start of the current run of touches: the latest reply, meeting held or breakup."""
+    marks = [x for x in (s.replied_at, s.meeting_held_at, s.breakup_at) if x is not None]
+    return max(marks, default=None)
+
+
+def _met_since(s: CadenceState, when: datetime) -> bool:
+    return s.meeting_held_at is not None and s.meeting_held_at >= when
+
+
+def _over_cap(rules: CadenceRules, touches: tuple[Touch, ...], at: datetime) -> bool:
+    """Would a touch at `at` put more than `max_touches` into any window of that length?"""
+    width = timedelta(days=rules.touch_window_days)
+    near = [t.at for t in touches if at - width < t.at < at + width]
+    if len(near) < rules.max_touches:
+        return False
+    # Windows [start, start + width) holding `at` are worst when they start at a touch.
+    for start in [*near, at]:
+        if start <= at < start + width:
+            count = 1 + sum(start <= x < start + width for x in near)
+            if count > rules.max_touches:
+                return True
+    return False
+
+
+def _latest(current: datetime | None, at: datetime) -> datetime:
+    return at if current is None or at > current else current
