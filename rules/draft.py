@@ -1,44 +1,37 @@
 """The draft a window hands to the rep: trigger, why now, channel, send time, talking points.
 
-Called by the engine once per opened window (`build_draft`), after the score is known.
-Pure: the send time comes from the injected `opened_at`, never from a clock. It never
-raises on a validated person and account; an unusable time zone falls back to UTC.
+Called by the engine once per opened window (`build_draft`), after the score and the
+cadence gate are known. Pure: the send time comes from the injected `opened_at`, never from
+a clock. It never raises on a validated person and account; an unusable zone falls back.
+
+- Channel, urgency and lifetime come from the cadence gate (`rules.cadence.gate`).
+- `send_at` is the next business-hours slot in the person's zone for that urgency, skipping
+  weekends, company holidays and the person's vacations (`rules.sendtime.send_at`);
+  `expires_at` is the play's lifetime after the later of `opened_at` and `send_at`.
+- Subject, opening line, call to action and phrases to avoid are the play's templates from
+  the rulebook (`plays:`), rendered in the placeholder-only sandbox of `rules.templates`.
+- Talking points: one evidence point per kind of signal behind the window (pricing, docs,
+  a round, a new role...), then the play's template points, at most four.
 
 Text names nobody but the person by first name; the company, its round and the pages
 visited are facts about the account, not personal data.
-
-Send time: in the person's zone (`person.timezone`, else by the account's country, else
-UTC), the next business-hours minute (Mon-Fri 09:00-17:00 local) at or after `opened_at`.
-Hot plays (`HOT_PLAYS`) take that earliest slot; other plays prefer a Tuesday or Thursday
-morning (before 12:00) within three days, and fall back to the earliest slot.
-`expires_at` is `opened_at + windows.expire_after_hours` even when the slot falls later.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
+from rules.cadence import Gate
 from rules.rulebook import Rulebook
+from rules.sendtime import send_at
 from rules.state import Contribution
+from rules.templates import FILLER, money, render_draft_text, template_facts
 from signals.models import Account, Person, SignalType
-from signals.windows import Channel, Draft, FitReason, Play, Reason, Score
+from signals.windows import Draft, FitReason, Play, Reason, Score
 
-__all__ = [
-    "AVOID",
-    "COUNTRY_ZONES",
-    "DRAFT_FACT_KEYS",
-    "HOT_PLAYS",
-    "build_draft",
-    "send_slot",
-    "zone_for",
-]
-
-AVOID: tuple[str, ...] = ("just checking in", "touching base", "circling back")
-
-HOT_PLAYS: frozenset[Play] = frozenset({"signal_triggered", "champion_moved", "funding"})
+__all__ = ["COUNTRY_ZONES", "DRAFT_FACT_KEYS", "build_draft", "zone_for"]
 
 # Event facts a contribution keeps for the talking points (see `Contribution.facts`).
 DRAFT_FACT_KEYS: tuple[str, ...] = (
@@ -83,24 +76,6 @@ COUNTRY_ZONES: Mapping[str, str] = {
     "US": "America/New_York",
 }
 
-_OPEN = time(9, 0)
-_MORNING_END = time(12, 0)
-_CLOSE = time(17, 0)
-_PREFERRED_DAYS = (1, 3)  # Tuesday, Thursday
-_PREFER_WITHIN = timedelta(days=3)
-
-_CTA: Mapping[Play, str] = {
-    "post_demo": "Propose a 20-minute follow-up to settle the open questions from the demo.",
-    "no_response": "Ask one yes/no question that is easy to answer.",
-    "value_add": "Offer the resource and ask whether a short walk-through would help.",
-    "signal_triggered": "Offer a 15-minute call this week on exactly what they looked at.",
-    "champion_moved": "Suggest a short call to see whether it fits the new team.",
-    "funding": "Offer a 15-minute call on scaling the team after the round.",
-    "multi_thread": "Ask who else on the team should see this.",
-    "breakup": "Say this is the last note and leave the door open.",
-    "post_purchase": "Ask how the first weeks went and offer help with adoption.",
-}
-
 
 def zone_for(person: Person, account: Account | None) -> str:
     """The IANA zone to schedule in: the person's, else the account country's, else UTC."""
@@ -111,31 +86,11 @@ def zone_for(person: Person, account: Account | None) -> str:
     return "UTC"
 
 
-def send_slot(base: datetime, zone: str, *, hot: bool) -> datetime:
-    """The send time (UTC) for a window opened at `base`; see the module docstring."""
-    try:
-        tz = ZoneInfo(zone)
-    except (KeyError, ValueError):
-        tz = ZoneInfo("UTC")
-    local = base.astimezone(tz)
-    if local.second or local.microsecond:
-        local = local.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    earliest = _next_business(local, tz)
-    if not hot:
-        for offset in range(4):
-            day = local.date() + timedelta(days=offset)
-            if day.weekday() not in _PREFERRED_DAYS:
-                continue
-            slot = max(local, datetime.combine(day, _OPEN, tzinfo=tz))
-            if slot.time() < _MORNING_END and slot - local <= _PREFER_WITHIN:
-                return slot.astimezone(UTC)
-    return earliest.astimezone(UTC)
-
-
 def build_draft(
     rulebook: Rulebook,
     *,
     play: Play,
+    gate: Gate,
     person: Person,
     account: Account | None,
     score: Score,
@@ -143,48 +98,68 @@ def build_draft(
     fit_reasons: Sequence[FitReason],
     contributions: Sequence[Contribution],
     opened_at: datetime,
+    vacations: Sequence[tuple[date, date]] = (),
 ) -> Draft:
-    """Assemble the draft from the ranked reasons and the contributions behind them."""
+    """Assemble the draft from the gate, the ranked reasons and the play's templates."""
     by_id = {c.event_id: c for c in contributions}
     top = [by_id[r.event_id] for r in reasons if r.event_id in by_id]
     zone = zone_for(person, account)
-    company = (account.name or account.domain) if account is not None else None
-    first = _first_name(person)
     trigger = _trigger(top, contributions)
+    text = render_draft_text(
+        rulebook.plays,
+        play,
+        template_facts(
+            person=person,
+            account=account,
+            trigger=trigger,
+            trigger_facts=top[0].facts if top else None,
+            fit_reason=fit_reasons[0].detail if fit_reasons else None,
+        ),
+    )
+    send = send_at(
+        opened_at,
+        timezone=zone,
+        urgency=gate.urgency,
+        rules=rulebook.cadence,
+        vacations=vacations,
+        country=account.country if account is not None else None,
+    )
     return Draft(
         trigger=trigger,
         why_now=_why_now(trigger, top, score),
-        channel=_channel(play, top),
-        send_at=send_slot(opened_at, zone, hot=play in HOT_PLAYS),
-        expires_at=opened_at + timedelta(hours=rulebook.windows.expire_after_hours),
+        channel=gate.channel,
+        send_at=send,
+        expires_at=max(opened_at, send) + gate.expires_in,
         timezone=zone,
-        subject_hint=_subject(play, top, company),
-        opening_line=_opening(play, top, first, company),
-        talking_points=_talking_points(top, fit_reasons, account),
-        call_to_action=_CTA[play],
-        avoid=AVOID,
+        subject_hint=text.subject_hint,
+        opening_line=text.opening_line,
+        talking_points=_talking_points(text.talking_points, top, account),
+        call_to_action=text.call_to_action,
+        avoid=text.avoid,
     )
 
 
-def _next_business(local: datetime, tz: ZoneInfo) -> datetime:
-    day: date = local.date()
-    if local.weekday() < 5:
-        clock = local.time()
-        if clock < _OPEN:
-            return datetime.combine(day, _OPEN, tzinfo=tz)
-        if clock < _CLOSE:
-            return local
-    day += timedelta(days=1)
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    return datetime.combine(day, _OPEN, tzinfo=tz)
-
-
-def _first_name(person: Person) -> str | None:
-    if not person.name:
-        return None
-    words = [w for w in person.name.split() if not w.endswith(".")]
-    return words[0] if words else None
+def _talking_points(
+    templated: Sequence[str], top: Sequence[Contribution], account: Account | None
+) -> tuple[str, ...]:
+    """Evidence per kind of signal first (the specific facts), then the play's points;
+    fillers only to reach two."""
+    points: list[str] = []
+    kinds: set[str] = set()
+    for c in top:
+        kind = _kind(c)
+        if kind in kinds:
+            continue
+        kinds.add(kind)
+        point = _point(kind, c.facts, account)
+        if point:
+            points.append(point)
+    points += [p for p in templated if p not in FILLER and p not in points]
+    for filler in FILLER:
+        if len(points) >= 2:
+            break
+        points.append(filler)
+    return tuple(points[:4])
 
 
 def _trigger(top: Sequence[Contribution], contributions: Sequence[Contribution]) -> str:
@@ -215,74 +190,6 @@ def _why_now(trigger: str, top: Sequence[Contribution], score: Score) -> str:
     )
 
 
-def _channel(play: Play, top: Sequence[Contribution]) -> Channel:
-    if play == "champion_moved" or (top and top[0].signal_type == SignalType.JOB_CHANGED):
-        return "linkedin"
-    return "email"
-
-
-def _subject(play: Play, top: Sequence[Contribution], company: str | None) -> str:
-    facts = top[0].facts if top else {}
-    at = f" at {company}" if company else ""
-    if play == "champion_moved" or "properties.new_title" in facts:
-        return f"Congrats on the new role{at}"
-    if play == "funding" or "properties.round" in facts:
-        round_ = facts.get("properties.round", "round")
-        return f"Congrats on the {round_}" + (f", {company}" if company else "")
-    path = facts.get("properties.path", "")
-    if "pricing" in path:
-        return f"Pricing questions{at}?" if company else "Pricing questions?"
-    subject = facts.get("properties.subject")
-    if subject:
-        return f"Re: {subject}"
-    return f"An idea for {company}" if company else "A quick idea"
-
-
-def _opening(
-    play: Play, top: Sequence[Contribution], first: str | None, company: str | None
-) -> str:
-    hello = f"Hi {first}," if first else "Hi,"
-    facts = top[0].facts if top else {}
-    if play == "champion_moved" or "properties.new_title" in facts:
-        role = facts.get("properties.new_title")
-        where = f" at {company}" if company else ""
-        what = f"the new role as {role}{where}" if role else f"the move{where}"
-        return f"{hello} congratulations on {what}."
-    if play == "funding" or "properties.round" in facts:
-        who = company or "the team"
-        round_ = facts.get("properties.round", "round")
-        return f"{hello} congratulations to {who} on the {round_}."
-    if "pricing" in facts.get("properties.path", ""):
-        return f"{hello} teams weighing our pricing tend to ask the same three things."
-    if "properties.subject" in facts:
-        return f'{hello} one more thought on "{facts["properties.subject"]}".'
-    return f"{hello} something specific came up that seemed worth a short note."
-
-
-def _talking_points(
-    top: Sequence[Contribution], fit_reasons: Sequence[FitReason], account: Account | None
-) -> tuple[str, ...]:
-    points: list[str] = []
-    kinds: set[str] = set()
-    for c in top:
-        kind = _kind(c)
-        if kind in kinds:
-            continue
-        kinds.add(kind)
-        point = _point(kind, c.facts, account)
-        if point:
-            points.append(point)
-        if len(points) == 3:
-            break
-    if fit_reasons and len(points) < 4:
-        points.append(f"Why they fit: {fit_reasons[0].detail}")
-    if len(points) < 2:
-        points.append("Keep it to 6-8 sentences with one clear ask.")
-    if len(points) < 2:
-        points.insert(0, "Tie the note to what they just did, not to our calendar.")
-    return tuple(points[:4])
-
-
 def _kind(c: Contribution) -> str:
     if c.signal_type == SignalType.PAGE_VISITED:
         path = c.facts.get("properties.path", "").lower()
@@ -308,7 +215,7 @@ def _point(kind: str, facts: Mapping[str, str], account: Account | None) -> str 
         return f"They visited {path}: connect it to a problem they likely have." if path else None
     if kind == SignalType.FUNDING_ANNOUNCED:
         round_ = facts.get("properties.round", "round")
-        amount = _money(facts.get("properties.amount_usd"))
+        amount = money(facts.get("properties.amount_usd"))
         investors = facts.get("properties.investors")
         text = f"New {round_}" + (f" of {amount}" if amount else "")
         text += f" led by {investors}" if investors else ""
@@ -327,14 +234,3 @@ def _point(kind: str, facts: Mapping[str, str], account: Account | None) -> str 
             return f'They re-opened "{subject}": build on it with one new point.'
         return "They keep opening our emails: add one new angle, not a reminder."
     return None
-
-
-def _money(amount: str | None) -> str | None:
-    if not amount or not amount.isdigit():
-        return None
-    value = int(amount)
-    if value >= 1_000_000_000:
-        return f"${value / 1_000_000_000:.1f}B"
-    if value >= 1_000_000:
-        return f"${value / 1_000_000:.0f}M"
-    return f"${value:,}"

@@ -24,25 +24,22 @@ account state's account (what all its people's events said), else the prospect's
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
+from rules.cadence import CadenceState
 from rules.champions import champion_facts
-from rules.draft import DRAFT_FACT_KEYS, build_draft
+from rules.decide import Suppressed, evaluate_window
+from rules.draft import DRAFT_FACT_KEYS
 from rules.facts import facts_for
 from rules.merge import merge_account, merge_person, merge_prospect_account
-from rules.rulebook import EngagementRule, Rulebook, Trigger
+from rules.rulebook import EngagementRule, Rulebook
 from rules.scoring import (
-    engagement,
-    fit,
     match_engagement_rule,
     match_trigger,
-    ranked,
     render_detail,
-    tier_at_least,
 )
 from rules.state import (
     MAX_PEOPLE,
@@ -59,24 +56,10 @@ from signals.identity import person_key, signal_account_key
 from signals.models import Account, FundingAnnounced, PageVisited, Signal
 from signals.windows import (
     ChampionHistory,
-    FitReason,
-    Play,
-    Reason,
-    RulebookRef,
-    Score,
     WindowOpened,
 )
 
-__all__ = ["MAX_REASONS", "MIN_REASON_POINTS", "Outcome", "Suppressed", "apply_signal"]
-
-MIN_REASON_POINTS = 0.05
-MAX_REASONS = 5
-
-
-@dataclass(frozen=True, slots=True)
-class Suppressed:
-    person_key: str
-    reason: Literal["below_threshold", "cooldown", "disqualified", "account_limit"]
+__all__ = ["Outcome", "Suppressed", "apply_signal"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +85,16 @@ def apply_signal(
     prospects: Mapping[str, ProspectState],
     now: datetime,
     history: ChampionHistory | None = None,
+    cadence: Mapping[str, CadenceState] | None = None,
 ) -> Outcome:
     """Apply one signal. `prospects` is only read with `.get`; `now` is UTC wall-clock time.
 
     `account` is the stored state for the signal's account key; a state for another key is
     ignored (treated as absent). `history` comes with a job change forwarded from the
-    person's previous account (`rules.champions.depart`).
+    person's previous account (`rules.champions.depart`). `cadence` looks up what outreach
+    tools reported per person key (`rules.cadence`); only `.get` is used.
     """
+    cadence = cadence if cadence is not None else {}
     key = signal_account_key(signal.account, signal.person)
     if account is not None and account.account_key != key:
         account = None
@@ -116,8 +102,10 @@ def apply_signal(
         isinstance(signal, PageVisited) and signal.person is None
     ):
         assert key is not None and signal.account is not None  # the models guarantee it
-        return _apply_account_signal(rulebook, signal, key, signal.account, account, prospects, now)
-    return _apply_person_signal(rulebook, signal, key, account, prospects, now, history)
+        return _apply_account_signal(
+            rulebook, signal, key, signal.account, account, prospects, now, cadence
+        )
+    return _apply_person_signal(rulebook, signal, key, account, prospects, now, history, cadence)
 
 
 def _apply_person_signal(
@@ -128,13 +116,25 @@ def _apply_person_signal(
     prospects: Mapping[str, ProspectState],
     now: datetime,
     history: ChampionHistory | None,
+    cadence: Mapping[str, CadenceState],
 ) -> Outcome:
     assert signal.person is not None  # person-level signals carry one
     pk = person_key(signal.person)
     at_event = signal.occurred_at
     previous = prospects.get(pk)
     if previous is not None and is_seen(previous.seen_event_ids, signal.event_id, at_event):
-        return _DUPLICATE
+        # The prospect is this event's dedup marker. Its one other effect, on the account
+        # (the person among its people, merged attributes), is idempotent: re-apply it, so
+        # that a crash which kept the prospect but lost the account write heals on redelivery.
+        touched = _touched_account(rulebook, account, key, signal, pk) if key else None
+        return Outcome(
+            duplicate=True,
+            account=touched if touched is not None and touched != account else None,
+            prospects={},
+            windows=(),
+            suppressed=(),
+            rule=None,
+        )
 
     facts = facts_for(signal, signal.person, signal.account) | champion_facts(history)
     rule = match_engagement_rule(rulebook, signal, facts)
@@ -144,14 +144,16 @@ def _apply_person_signal(
     new_account = None
     if key is not None:
         new_account = _touched_account(rulebook, account, key, signal, pk)
-    state, window, suppressed = _evaluate(
+    state, window, suppressed = evaluate_window(
         rulebook,
         prospect,
         new_account,
         prospect.watermark or at_event,
         signal.event_id,
         now,
+        cadence=cadence.get(pk),
         trigger=match_trigger(rulebook, signal, facts),
+        trigger_rule=rule.name if rule is not None else None,
         history=history,
     )
     return Outcome(
@@ -172,6 +174,7 @@ def _apply_account_signal(
     account: AccountState | None,
     prospects: Mapping[str, ProspectState],
     now: datetime,
+    cadence: Mapping[str, CadenceState],
 ) -> Outcome:
     at_event = signal.occurred_at
     if account is not None and is_seen(account.seen_event_ids, signal.event_id, at_event):
@@ -185,7 +188,8 @@ def _apply_account_signal(
         return Outcome(False, state, {}, (), (), None)
 
     # Everyone known at the account is assessed; the best `max_windows_per_signal` by total
-    # score get a window, the first with the rule's play and the rest multi-threading.
+    # score get a window, the first with the account rule's play (funding, say) and the
+    # rest multi-threading.
     candidates: list[tuple[ProspectState, datetime, WindowOpened]] = []
     suppressed: list[Suppressed] = []
     for pk in sorted(state.people):
@@ -193,7 +197,17 @@ def _apply_account_signal(
         if prospect is None or prospect.account_key != key:
             continue  # unknown here, or moved to another account since
         at = max(prospect.watermark or at_event, at_event)
-        _, window, why = _evaluate(rulebook, prospect, state, at, signal.event_id, now)
+        _, window, why = evaluate_window(
+            rulebook,
+            prospect,
+            state,
+            at,
+            signal.event_id,
+            now,
+            cadence=cadence.get(pk),
+            trigger_rule=rule.name,
+            play=rule.play,
+        )
         if window is not None:
             candidates.append((prospect, at, window))
         if why is not None:
@@ -206,14 +220,16 @@ def _apply_account_signal(
         if rank >= limit:
             suppressed.append(Suppressed(prospect.person_key, "account_limit"))
             continue
-        new, opened, _ = _evaluate(
+        new, opened, _ = evaluate_window(
             rulebook,
             prospect,
             state,
             at,
             signal.event_id,
             now,
-            play=None if rank == 0 else "multi_thread",
+            cadence=cadence.get(prospect.person_key),
+            trigger_rule=rule.name,
+            play=rule.play if rank == 0 else "multi_thread",
         )
         assert opened is not None  # same inputs as the assessment above
         windows.append(opened)
@@ -330,143 +346,6 @@ def _touched_account(
     if contributions != state.contributions:
         update["contributions"] = contributions
     return state.model_copy(update=update) if update else state
-
-
-def _evaluate(
-    rulebook: Rulebook,
-    prospect: ProspectState,
-    account: AccountState | None,
-    at: datetime,
-    trigger_event_id: str,
-    now: datetime,
-    *,
-    trigger: Trigger | None = None,
-    history: ChampionHistory | None = None,
-    play: Play | None = None,
-) -> tuple[ProspectState, WindowOpened | None, Suppressed | None]:
-    """Score the prospect at event time `at` and open a window if it qualifies.
-
-    It qualifies when the total reaches the threshold, when engagement reaches the minimum
-    for the person's fit tier, or when `trigger` matched the signal and the fit tier is at
-    least the trigger's; never when disqualified or inside the cooldown. `play` overrides
-    the play the contributions would choose.
-    """
-    pk = prospect.person_key
-    contributions = prospect.contributions
-    person_account = prospect.account
-    if account is not None and account.account_key == prospect.account_key:
-        # The account state merges what every person's events said about the company.
-        contributions = contributions + account.contributions
-        person_account = account.account
-    fit_points, fit_reasons, tier, disqualifier = fit(
-        rulebook, facts_for(None, prospect.person, person_account)
-    )
-    if disqualifier is not None:
-        return prospect, None, Suppressed(pk, "disqualified")
-    horizon = rulebook.engagement.horizon_days
-    engagement_points, _ = engagement(contributions, at, horizon_days=horizon)
-    total = fit_points + engagement_points
-    windows = rulebook.windows
-    tier_minimum = windows.min_engagement_by_tier.get(tier)  # type: ignore[call-overload]
-    triggered = trigger is not None and tier_at_least(tier, trigger.min_fit_tier)
-    if not (
-        total >= windows.threshold
-        or (tier_minimum is not None and engagement_points >= tier_minimum)
-        or triggered
-    ):
-        return prospect, None, Suppressed(pk, "below_threshold")
-    last = prospect.last_window_at
-    if last is not None and at - last < timedelta(days=windows.cooldown_days):
-        return prospect, None, Suppressed(pk, "cooldown")
-
-    scored = ranked(contributions, at, horizon_days=horizon)  # only when a window opens
-    window_id = "w_" + hashlib.sha256(f"{pk}|{trigger_event_id}".encode()).hexdigest()[:24]
-    score = Score(
-        fit=round(fit_points, 2),
-        engagement=round(engagement_points, 2),
-        total=round(total, 2),
-        threshold=windows.threshold,
-        fit_tier=tier,
-    )
-    reasons = tuple(
-        Reason(
-            event_id=c.event_id,
-            signal_type=str(c.signal_type),
-            occurred_at=c.occurred_at,
-            rule=c.rule,
-            points=round(points, 2),
-            detail=c.detail,
-        )
-        for c, points in scored[:MAX_REASONS]
-        if points > MIN_REASON_POINTS
-    )
-    if play is None:
-        play = trigger.play if triggered and trigger is not None else _play(scored)
-    draft = build_draft(
-        rulebook,
-        play=play,
-        person=prospect.person,
-        account=person_account,
-        score=score,
-        reasons=reasons,
-        fit_reasons=fit_reasons,
-        contributions=[c for c, _ in scored],
-        opened_at=now,
-    )
-    if history is not None and history.is_champion:
-        draft = draft.model_copy(
-            update={"talking_points": (_history_point(history), *draft.talking_points)[:4]}
-        )
-    window = WindowOpened(
-        window_id=window_id,
-        opened_at=now,
-        as_of=at,
-        trigger_event_id=trigger_event_id,
-        person_key=pk,
-        account_key=prospect.account_key,
-        person=prospect.person,
-        account=person_account,
-        play=play,
-        score=score,
-        reasons=reasons,
-        fit_reasons=_fit_reasons(fit_reasons),
-        rulebook=RulebookRef(version=rulebook.version, hash=rulebook.hash),
-        draft=draft,
-        champion=history,
-    )
-    opened = prospect.model_copy(
-        update={
-            "last_window_at": at,
-            "last_window_id": window_id,
-            "windows_opened": prospect.windows_opened + 1,
-        }
-    )
-    return opened, window, None
-
-
-def _play(scored: list[tuple[Contribution, float]]) -> Play:
-    """The play of the rule that contributes most now (its newest contribution's play)."""
-    by_rule: dict[str, float] = {}
-    newest: dict[str, Contribution] = {}
-    for c, points in scored:
-        by_rule[c.rule] = by_rule.get(c.rule, 0.0) + points
-        if c.rule not in newest or c.sort_key > newest[c.rule].sort_key:
-            newest[c.rule] = c
-    # Ties on points pick the alphabetically first rule name.
-    positive = sorted((-points, rule) for rule, points in by_rule.items() if points > 0)
-    if not positive:
-        return "signal_triggered"
-    return newest[positive[0][1]].play
-
-
-def _history_point(history: ChampionHistory) -> str:
-    where = history.previous_account_name or history.previous_account_key
-    role = f" as {history.previous_title}" if history.previous_title else ""
-    return f"Worked with us at {where}{role}: {'; '.join(history.evidence)}."
-
-
-def _fit_reasons(reasons: tuple[FitReason, ...]) -> tuple[FitReason, ...]:
-    return tuple(r.model_copy(update={"points": round(r.points, 2)}) for r in reasons)
 
 
 def _fact_text(value: Any) -> str:

@@ -104,6 +104,10 @@ class ProspectState(_Stored):
     departed_at: AwareDatetime | None = Field(
         default=None, description="When a job change took the person away from this account."
     )
+    open_window_id: str | None = Field(
+        default=None, description="The latest window, until a touch uses it or it expires."
+    )
+    open_window_expires_at: AwareDatetime | None = None
 
 
 class AccountState(_Stored):

@@ -35,6 +35,7 @@ __all__ = [
     "NEUTRAL",
     "DraftText",
     "PlayTemplates",
+    "money",
     "render_draft_text",
     "resolve",
     "template_facts",
@@ -261,7 +262,7 @@ def template_facts(
         facts["trigger"] = trigger[:1].lower() + trigger[1:]
     if fit_reason:
         facts["fit.reason"] = fit_reason
-    amount = _money(facts.get("properties.amount_usd"))
+    amount = money(facts.get("properties.amount_usd"))
     if amount:
         facts["funding.amount"] = amount
     return facts
@@ -293,7 +294,8 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def _money(amount: str | None) -> str | None:
+def money(amount: str | None) -> str | None:
+    """A USD amount in words a rep reads ($36M, $1.2B), or None when it is not a number."""
     if not amount or not amount.isdigit():
         return None
     value = int(amount)

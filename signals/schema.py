@@ -19,6 +19,7 @@ from typing import Any, Final
 from pydantic import BaseModel, TypeAdapter
 
 from signals.activity import Activity
+from signals.contacts import CrmContact
 from signals.models import (
     EmailOpened,
     FundingAnnounced,
@@ -27,7 +28,7 @@ from signals.models import (
     Signal,
     SignalType,
 )
-from signals.windows import WindowOpened
+from signals.windows import WindowClosed, WindowOpened
 
 __all__ = ["DEFAULT_DIR", "main", "render", "schemas", "write_schemas"]
 
@@ -58,10 +59,20 @@ def schemas() -> dict[str, dict[str, Any]]:
         "Activity",
         TypeAdapter(Activity).json_schema(mode="validation"),
     )
+    out["crm_contact.schema.json"] = _stamp(
+        "crm_contact.schema.json",
+        "CrmContact",
+        CrmContact.model_json_schema(mode="validation"),
+    )
     out["window_opened.schema.json"] = _stamp(
         "window_opened.schema.json",
         "WindowOpened",
         WindowOpened.model_json_schema(mode="serialization"),
+    )
+    out["window_closed.schema.json"] = _stamp(
+        "window_closed.schema.json",
+        "WindowClosed",
+        WindowClosed.model_json_schema(mode="serialization"),
     )
     return out
 

@@ -17,12 +17,14 @@ from signals.models import Account, Person
 __all__ = [
     "ChampionHistory",
     "Channel",
+    "CloseReason",
     "Draft",
     "FitReason",
     "Play",
     "Reason",
     "RulebookRef",
     "Score",
+    "WindowClosed",
     "WindowOpened",
 ]
 
@@ -140,3 +142,27 @@ class WindowOpened(BaseModel):
     champion: ChampionHistory | None = Field(
         default=None, description="For a job change: the person's history at the old account."
     )
+
+
+CloseReason = Literal["touched", "expired", "superseded", "replied", "opted_out"]
+
+
+class WindowClosed(BaseModel):
+    """Published on `followup.windows-closed` when a window is used or no longer useful.
+
+    `touched`: an outreach tool logged a touch for it; `expired`: nobody acted before
+    `expires_at`; `superseded`: a newer window for the same person replaced it while still
+    open; `replied` / `opted_out`: the person answered or asked not to be contacted.
+    """
+
+    model_config = _OUTBOUND
+
+    schema_version: Literal[1] = 1
+    window_id: str
+    person_key: str
+    account_key: str | None
+    closed_at: AwareDatetime
+    reason: CloseReason
+    event_id: str | None = Field(default=None, description="The activity that closed it.")
+    channel: str | None = None
+    play: Play | None = None

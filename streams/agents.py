@@ -24,11 +24,14 @@ import traceback
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from rules.champions import apply_contact, depart, previous_person_key
 from rules.engine import apply_signal
+from rules.outreach import apply_outreach, expire, replaced
 from rules.rulebook import Rulebook
+from signals.activity import decode_activity
 from signals.codec import Rejected, decode_signal, encode
 from signals.contacts import decode_contact
 from signals.identity import account_key, partition_key, person_key, signal_account_key
@@ -38,11 +41,13 @@ from streams.clock import Clock
 from streams.dead_letter import dead_letter_headers
 from streams.metrics import BatchStats, Metrics
 from streams.routing import (
+    ACTIVITY,
     ARRIVAL,
     CHAMPION_HEADER,
     CONTACT,
     DEPARTURE,
     ROUTE_HEADER,
+    TICK,
     header,
     route_signal,
 )
@@ -55,6 +60,8 @@ log = logging.getLogger(__name__)
 
 # The keyed topic is ours: its records were size-checked on the way in.
 _INTERNAL_MAX_BYTES = 2**31
+# Activities counted as outcomes of the play they answer (followup_play_outcomes_total).
+_OUTCOMES = frozenset({"touch_sent", "replied", "meeting_booked", "meeting_held"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,23 +86,31 @@ class Pipeline:
         topics: Topics,
         accounts: Any,
         prospects: Any,
+        cadence: Any,
+        expiries: Any,
         rulebook: Rulebook,
         metrics: Metrics,
         clock: Clock,
         max_message_bytes: int,
         batch_size: int,
         batch_seconds: float,
+        event_clock: bool = False,
     ) -> None:
         self.app = app
         self.topics = topics
         self.accounts = accounts
         self.prospects = prospects
+        self.cadence = cadence
+        self.expiries = expiries
         self.rulebook = rulebook
         self.metrics = metrics
         self.clock = clock
         self.max_message_bytes = max_message_bytes
         self.batch_size = batch_size
         self.batch_seconds = batch_seconds
+        self.event_clock = event_clock
+        # Newest event time seen per keyed partition: "now" under the event clock.
+        self._event_time: dict[int, datetime] = {}
 
     # -- agent bodies -------------------------------------------------------------------
 
@@ -115,9 +130,9 @@ class Pipeline:
         """Faust agent over the keyed topic: one worker owns each account's partition.
 
         Order matters for at-least-once without loss: windows and forwarded job changes are
-        published and flushed *before* the table state that records them is written. A crash
-        in between repeats one (same `window_id`, same `event_id`) on restart; it can never
-        lose one.
+        published and flushed *before* the table state that records them is written, and
+        dedup markers are written last. A crash in between repeats a window (same
+        `window_id`) or a forward (same `event_id`) on restart; it can never lose one.
         """
         async for events in stream.take_events(self.batch_size, within=self.batch_seconds):
             stats = BatchStats()
@@ -125,20 +140,30 @@ class Pipeline:
             pending: list[tuple[Any, PartitionBatch]] = []
             for group in _by_partition(events):
                 with partition_scope(group[0]):
-                    batch = PartitionBatch(self.accounts, self.prospects)
+                    batch = PartitionBatch(
+                        self.accounts, self.prospects, self.cadence, self.expiries
+                    )
                     for event in group:
                         try:
                             outbox += self._score_one(event.message, batch, stats)
                         except Exception as exc:  # a bug in the core must not stop the worker
                             await self._processing_error(event.message, exc, stats)
                 pending.append((group[0], batch))
+            # Durable in this order: what we published, what events did to people, and
+            # last the dedup markers (accounts, cadence); see streams.table_batch.
             if outbox:
                 for out in outbox:
                     await self._publish(out, stats)
                 await self.app.producer.flush()
+            effects = 0
             for first_event, batch in pending:
                 with partition_scope(first_event):
-                    batch.flush()
+                    effects += batch.flush_effects()
+            if effects:
+                await self.app.producer.flush()
+            for first_event, batch in pending:
+                with partition_scope(first_event):
+                    batch.flush_markers()
             self.metrics.record_batch(stats, now=time.time())
             yield None
 
@@ -154,6 +179,14 @@ class Pipeline:
             stats.consumed[(message.topic, contact.type)] += 1
             key, value = account_key(contact.account.domain), encode(contact)
             route: bytes | None = CONTACT
+        elif message.topic == self.topics.activity:
+            activity = decode_activity(message.value, max_bytes=self.max_message_bytes)
+            if isinstance(activity, Rejected):
+                await self._reject(message, activity, stats)
+                return
+            stats.consumed[(message.topic, activity.type.value)] += 1
+            key, value = partition_key(activity.account, activity.person), encode(activity)
+            route = ACTIVITY
         else:
             signal = decode_signal(
                 message.value,
@@ -174,8 +207,12 @@ class Pipeline:
     def _score_one(self, message: Any, batch: PartitionBatch, stats: BatchStats) -> list[_Out]:
         """Apply one keyed record to `batch`; return what must be published for it."""
         route = header(message.headers, ROUTE_HEADER)
+        if route == TICK:
+            return self._sweep(message.partition, batch, stats)
         if route == CONTACT:
             return self._contact(message, batch, stats)
+        if route == ACTIVITY:
+            return self._activity(message, batch, stats)
         signal = decode_signal(message.value, default_type=None, max_bytes=_INTERNAL_MAX_BYTES)
         if isinstance(signal, Rejected):  # only a foreign producer on our internal topic
             return [
@@ -196,23 +233,34 @@ class Pipeline:
             signal,
             account=batch.account(account),
             prospects=batch.prospects(account),
-            now=self.clock(),
+            now=self._now(message.partition, signal.occurred_at),
             history=history,
+            cadence=batch.cadences(account),
         )
         stats.scoring_seconds.append(time.perf_counter() - started)
+        if outcome.account is not None:  # a duplicate may still heal its account write
+            batch.put_account(outcome.account.account_key, outcome.account)
         if outcome.duplicate:
             stats.duplicates[signal.type.value] += 1
             return []
-        if outcome.account is not None:
-            batch.put_account(outcome.account.account_key, outcome.account)
+        out: list[_Out] = []
+        now = self._now(message.partition, None)
         for pk, state in outcome.prospects.items():
+            closed = replaced(batch.prospect(account, pk), state, now)
+            if closed is not None:
+                stats.closed[closed.reason] += 1
+                out.append(_Out(self.topics.windows_closed, pk.encode(), encode(closed)))
             batch.put_prospect(account, pk, state)
         for suppressed in outcome.suppressed:
             stats.suppressed[suppressed.reason] += 1
         occurred = signal.occurred_at.timestamp()
         if stats.last_event_time is None or occurred > stats.last_event_time:
             stats.last_event_time = occurred
-        return [
+        for w in outcome.windows:
+            batch.index_expiry(
+                message.partition, w.draft.expires_at, account, w.person_key, w.window_id
+            )
+        return out + [
             _Out(self.topics.windows_opened, w.person_key.encode(), encode(w), None, w, occurred)
             for w in outcome.windows
         ]
@@ -235,6 +283,78 @@ class Pipeline:
         ]
         key = partition_key(signal.account, signal.person).encode()
         return [_Out(self.topics.keyed, key, message.value, headers)]
+
+    def _activity(self, message: Any, batch: PartitionBatch, stats: BatchStats) -> list[_Out]:
+        """What an outreach tool did: pace the cadence, close a window, maybe open one."""
+        activity = decode_activity(message.value, max_bytes=_INTERNAL_MAX_BYTES)
+        if isinstance(activity, Rejected):
+            return [
+                self._dead_letter_out(
+                    message, activity.reason, activity.error_class, activity.detail, stats
+                )
+            ]
+        account = signal_account_key(activity.account, activity.person)
+        pk = person_key(activity.person)
+        outcome = apply_outreach(
+            self.rulebook,
+            activity,
+            cadence=batch.cadence(account, pk),
+            prospect=batch.prospect(account, pk),
+            account=batch.account(account),
+            now=self._now(message.partition, activity.occurred_at),
+        )
+        if outcome.duplicate:
+            stats.duplicates[activity.type.value] += 1
+            return []
+        batch.put_cadence(account, pk, outcome.cadence)
+        if outcome.prospect is not None:
+            batch.put_prospect(account, pk, outcome.prospect)
+        if outcome.play is not None and activity.type.value in _OUTCOMES:
+            stats.outcomes[(outcome.play, activity.type.value)] += 1
+        if outcome.suppressed is not None:
+            stats.suppressed[outcome.suppressed.reason] += 1
+        out = []
+        if outcome.closed is not None:
+            stats.closed[outcome.closed.reason] += 1
+            out.append(_Out(self.topics.windows_closed, pk.encode(), encode(outcome.closed)))
+        if outcome.window is not None:
+            window = outcome.window
+            batch.index_expiry(
+                message.partition, window.draft.expires_at, account, pk, window.window_id
+            )
+            out.append(
+                _Out(
+                    self.topics.windows_opened,
+                    pk.encode(),
+                    encode(window),
+                    None,
+                    window,
+                    activity.occurred_at.timestamp(),
+                )
+            )
+        return out
+
+    def _sweep(self, partition: int, batch: PartitionBatch, stats: BatchStats) -> list[_Out]:
+        """A tick: close this partition's windows that expired unused."""
+        now = self._now(partition, None)
+        out = []
+        for key, account, pk, window_id in batch.due_expiries(partition, now):
+            cleared, closed = expire(batch.prospect(account, pk), window_id, now)
+            if cleared is not None and closed is not None:
+                batch.put_prospect(account, pk, cleared)
+                stats.closed[closed.reason] += 1
+                out.append(_Out(self.topics.windows_closed, pk.encode(), encode(closed)))
+            batch.unindex_expiry(key)
+        return out
+
+    def _now(self, partition: int, event_time: datetime | None) -> datetime:
+        """The clock for this record: wall time, or the partition's newest event time."""
+        if not self.event_clock:
+            return self.clock()
+        newest = self._event_time.get(partition)
+        if event_time is not None and (newest is None or event_time > newest):
+            self._event_time[partition] = newest = event_time
+        return newest if newest is not None else self.clock()
 
     def _contact(self, message: Any, batch: PartitionBatch, stats: BatchStats) -> list[_Out]:
         contact = decode_contact(message.value, max_bytes=_INTERNAL_MAX_BYTES)

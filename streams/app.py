@@ -14,6 +14,9 @@ from rules.rulebook import Rulebook
 from streams.agents import Pipeline
 from streams.clock import Clock, utc_now
 from streams.metrics import Metrics
+from streams.observe import install_observers
+from streams.reload import install_reload
+from streams.routing import ROUTE_HEADER, TICK
 from streams.settings import Settings
 from streams.topics import Topics
 from streams.web import install_views
@@ -54,6 +57,7 @@ def create_app(
         topic_replication_factor=settings.replication_factor,
         # The embedded broker has no transactions: at-least-once, idempotent effects.
         processing_guarantee="at_least_once",
+        broker_commit_interval=settings.commit_interval_seconds,
         broker_rebalance_timeout=settings.rebalance_timeout_seconds,
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=min(1.0, settings.session_timeout_seconds / 3),
@@ -73,7 +77,11 @@ def create_app(
         value_serializer="raw",
     )
     inputs = app.topic(
-        *topics.inputs, topics.contacts, key_serializer="raw", value_serializer="raw"
+        *topics.inputs,
+        topics.contacts,
+        topics.activity,
+        key_serializer="raw",
+        value_serializer="raw",
     )
     keyed = app.topic(
         topics.keyed,
@@ -84,29 +92,41 @@ def create_app(
     )
     # Table values are our own orjson bytes (see rules.state): raw serializers on the app
     # make the changelog carry exactly those bytes.
-    accounts = app.Table(
-        "accounts", key_type=bytes, value_type=bytes, partitions=settings.partitions
-    )
-    prospects = app.Table(
-        "prospects", key_type=bytes, value_type=bytes, partitions=settings.partitions
+    accounts, prospects, cadence, expiries = (
+        app.Table(name, key_type=bytes, value_type=bytes, partitions=settings.partitions)
+        for name in ("accounts", "prospects", "cadence", "expiries")
     )
     pipeline = Pipeline(
         app=app,
         topics=topics,
         accounts=accounts,
         prospects=prospects,
+        cadence=cadence,
+        expiries=expiries,
         rulebook=rulebook,
         metrics=metrics,
         clock=clock,
         max_message_bytes=settings.max_message_bytes,
         batch_size=settings.batch_size,
         batch_seconds=settings.batch_seconds,
+        event_clock=settings.clock == "event",
     )
     app.agent(inputs, name="ingest")(pipeline.ingest)
     app.agent(keyed, name="score")(pipeline.score)
     app.followup_rulebook = rulebook  # type: ignore[attr-defined]
     app.followup_pipeline = pipeline  # type: ignore[attr-defined]
+    install_observers(app, metrics, tables=(accounts, prospects, cadence, expiries))
+    install_reload(app, pipeline, settings.rulebook, metrics)
     install_views(app, metrics)
+
+    @app.timer(settings.expiry_sweep_seconds)
+    async def _expiry_ticks() -> None:
+        """Ask every keyed partition this worker owns to close windows past expiry."""
+        for tp in list(app.consumer.assignment()):
+            if tp.topic == topics.keyed:
+                await app.producer.send(
+                    topics.keyed, None, b"", tp.partition, None, [(ROUTE_HEADER, TICK)]
+                )
 
     @app.on_rebalance_complete.connect  # type: ignore[arg-type]
     async def _count_rebalance(sender: Any, **kwargs: Any) -> None:

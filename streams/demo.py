@@ -26,7 +26,7 @@ import orjson
 from signals.models import SignalType
 from signals.sample import bad_records, generate
 from streams.broker import EmbeddedBroker, free_port
-from streams.local import Record, WorkerProcess, group_lag, produce, read_topic, wait_until
+from streams.local import Record, WorkerProcess, processed_through, produce, read_topic
 from streams.settings import Settings
 from streams.topics import Topics
 from streams.worker import prepare_topics
@@ -104,6 +104,7 @@ def run_demo(
             "web_port": free_port(),
             "log_level": "warn",
             "app_id": f"followup-demo-{seed}",
+            "commit_interval_seconds": 0.5,
         }
     )
     topics = Topics.from_settings(settings)
@@ -169,22 +170,22 @@ async def _replay(
     produced_at = time.monotonic()
     await produce(bootstrap, records, progress=_progress)
     _say("  the worker is joining its consumer group and scoring; windows appear as they open:")
-    watched = [*topics.inputs, topics.keyed]
-
-    async def caught_up() -> bool:
-        if not worker.alive:
-            raise RuntimeError("worker exited:\n" + worker.log_tail())
-        return await group_lag(bootstrap, settings.app_id, watched) == 0
-
+    stages = [list(topics.inputs), [topics.keyed], [topics.keyed]]
+    progress = asyncio.create_task(
+        processed_through(bootstrap, settings.app_id, stages, timeout=timeout, interval=0.5)
+    )
     ok = True
+    while not progress.done():
+        if not worker.alive:
+            progress.cancel()
+            _say("  worker exited:\n" + worker.log_tail())
+            return 1
+        await asyncio.sleep(0.5)
     try:
-        await wait_until(caught_up, timeout=timeout, interval=0.5, what="the worker to catch up")
+        progress.result()
     except TimeoutError as exc:
         _say(f"  {exc}")
         ok = False
-    except RuntimeError as exc:
-        _say(f"  {exc}")
-        return 1
     await asyncio.sleep(1.0)  # let the last windows reach the reader
     stop_reading.set()
     await reader

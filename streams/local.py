@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -23,7 +23,7 @@ from streams.settings import Settings
 __all__ = [
     "Record",
     "WorkerProcess",
-    "group_lag",
+    "processed_through",
     "produce",
     "read_topic",
     "settings_env",
@@ -167,25 +167,46 @@ async def _partitions(
         await asyncio.sleep(0.2)
 
 
-async def group_lag(bootstrap_servers: str, group: str, topics: Iterable[str]) -> int:
-    """Sum over `topics` of end offset minus the group's committed offset."""
-    topics = list(topics)
+async def processed_through(
+    bootstrap_servers: str,
+    group: str,
+    stages: Sequence[Sequence[str]],
+    *,
+    timeout: float,
+    interval: float = 0.2,
+) -> None:
+    """Wait until `group` has committed past everything produced so far, stage by stage.
+
+    For each stage (a list of topics), the end offsets are read *after* the stage before
+    was processed, so records that stage forwarded count too; ticks and other records
+    arriving later do not hold the wait up. Raises TimeoutError after `timeout` in all.
+    """
+    deadline = time.monotonic() + timeout
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     await admin.start()
     await consumer.start()
     try:
-        tps: list[TopicPartition] = []
-        for topic in topics:
-            tps += await _partitions(consumer, topic, timeout=10)
-        ends = await consumer.end_offsets(tps)
-        committed = await admin.list_consumer_group_offsets(group, partitions=tps)
-        lag = 0
-        for tp in tps:
-            meta = committed.get(tp)
-            done = meta.offset if meta is not None and meta.offset >= 0 else 0
-            lag += max(0, ends[tp] - done)
-        return lag
+        for topics in stages:
+            tps: list[TopicPartition] = []
+            for topic in topics:
+                tps += await _partitions(consumer, topic, timeout=timeout)
+            ends = await consumer.end_offsets(tps)
+            while True:
+                committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+                behind = [
+                    tp
+                    for tp in tps
+                    if ends[tp] > 0
+                    and (committed.get(tp) is None or committed[tp].offset < ends[tp])
+                ]
+                if not behind:
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"timed out after {timeout}s: {len(behind)} partitions of {topics} behind"
+                    )
+                await asyncio.sleep(interval)
     finally:
         await consumer.stop()
         await admin.close()

@@ -36,6 +36,8 @@ class BatchStats:
     duplicates: _Tally[str] = field(default_factory=_Tally)  # signal type
     windows: _Tally[str] = field(default_factory=_Tally)  # play
     suppressed: _Tally[str] = field(default_factory=_Tally)  # reason
+    closed: _Tally[str] = field(default_factory=_Tally)  # reason
+    outcomes: _Tally[tuple[str, str]] = field(default_factory=_Tally)  # (play, outcome)
     scoring_seconds: list[float] = field(default_factory=list)
     window_latency_seconds: list[float] = field(default_factory=list)
     last_event_time: float | None = None  # unix seconds, event time of the newest signal
@@ -73,6 +75,23 @@ class Metrics:
             f"{p}_windows_suppressed_total",
             "Evaluations that did not open a window, by reason.",
             ["reason"],
+            registry=r,
+        )
+        self.windows_closed = Counter(
+            f"{p}_windows_closed_total",
+            "Follow-up windows closed (touched, expired, replied, opted_out).",
+            ["reason"],
+            registry=r,
+        )
+        self.play_outcomes = Counter(
+            f"{p}_play_outcomes_total",
+            "What outreach tools reported, by the play it answers: touches, replies, meetings.",
+            ["play", "outcome"],
+            registry=r,
+        )
+        self.rulebook_reload_failures = Counter(
+            f"{p}_rulebook_reload_failures_total",
+            "Rulebook reloads rejected (invalid file); the running rulebook was kept.",
             registry=r,
         )
         self.scoring_seconds = Histogram(
@@ -138,6 +157,10 @@ class Metrics:
             self.windows_opened.labels(play).inc(n)
         for reason, n in stats.suppressed.items():
             self.windows_suppressed.labels(reason).inc(n)
+        for reason, n in stats.closed.items():
+            self.windows_closed.labels(reason).inc(n)
+        for (play, outcome), n in stats.outcomes.items():
+            self.play_outcomes.labels(play, outcome).inc(n)
         for seconds in stats.scoring_seconds:
             self.scoring_seconds.observe(seconds)
         for seconds in stats.window_latency_seconds:

@@ -47,7 +47,8 @@ class _Counter(Protocol):
 class ReloadMetrics(Protocol):
     """What reloading needs from `streams.metrics.Metrics`."""
 
-    rulebook_reload_failures: _Counter
+    @property
+    def rulebook_reload_failures(self) -> _Counter: ...
 
     def set_rulebook(self, version: str, content_hash: str) -> None: ...
 

@@ -2,6 +2,8 @@
 
     (no header)   a signal, keyed by its account: score it there
     contact       a CRM contact, keyed by its account: record its roles there
+    activity      what an outreach tool did, keyed by the person's account: cadence there
+    tick          sent by each worker to its own partitions: close windows past expiry
     departure     a job change, keyed by the PREVIOUS account: read the person's history
                   there, then forward it as `arrival`
     arrival       that job change, keyed by the NEW account, with the history in the
@@ -21,11 +23,13 @@ from signals.identity import account_key, partition_key, signal_account_key
 from signals.models import JobChanged, Signal
 
 __all__ = [
+    "ACTIVITY",
     "ARRIVAL",
     "CHAMPION_HEADER",
     "CONTACT",
     "DEPARTURE",
     "ROUTE_HEADER",
+    "TICK",
     "header",
     "route_signal",
 ]
@@ -33,6 +37,8 @@ __all__ = [
 ROUTE_HEADER = "followup.route"
 CHAMPION_HEADER = "followup.champion"
 CONTACT = b"contact"
+ACTIVITY = b"activity"
+TICK = b"tick"
 DEPARTURE = b"departure"
 ARRIVAL = b"arrival"
 

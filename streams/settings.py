@@ -50,7 +50,12 @@ class Settings(BaseSettings):
         default=None,
         description="JSONL of CRM contacts published to the contacts topic at start.",
     )
+    topic_outreach_activity: str = Field(
+        default="outreach.activity",
+        description="What outreach tools did: touches, replies, opt-outs, meetings.",
+    )
     topic_windows_opened: str = "followup.windows-opened"
+    topic_windows_closed: str = "followup.windows-closed"
     topic_keyed: str = Field(
         default="followup.signals-by-account",
         description="Internal topic: validated signals re-keyed by account.",
@@ -62,8 +67,21 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(default=1_000_000, ge=1024)
     batch_size: int = Field(default=500, ge=1, le=10_000)
     batch_seconds: float = Field(default=0.05, gt=0, le=10)
+    commit_interval_seconds: float = Field(
+        default=2.8, gt=0, description="How often consumed offsets are committed."
+    )
     rebalance_timeout_seconds: float = Field(default=6.0, gt=0)
     session_timeout_seconds: float = Field(default=6.0, gt=0)
+    clock: Literal["wall", "event"] = Field(
+        default="wall",
+        description=(
+            "wall: windows are stamped and expire by the wall clock. event: by the event time "
+            "of the records on each partition, for backfills and simulations of history."
+        ),
+    )
+    expiry_sweep_seconds: float = Field(
+        default=60.0, gt=0, description="How often each partition closes windows past expiry."
+    )
     log_level: Literal["debug", "info", "warn", "error", "crit"] = "info"
 
     @field_validator("broker_url")

@@ -3,26 +3,36 @@
 Faust routes a table read or write to the partition of the *current event*. A batch from
 `take_events()` mixes partitions, so the agent groups events by partition and wraps each
 group in `partition_scope(event)`, which makes one of that group's events current. Inside the
-scope, `PartitionBatch` decodes each table value once and writes each changed key once at
-`flush()`: one changelog record per key per batch instead of one per event.
+scope, `PartitionBatch` decodes each table value once and writes each changed key once per
+batch: one changelog record per key instead of one per event.
+
+One event's state can span three changelog topics, and faust ships them asynchronously, so
+a crash can keep some writes and lose others. The agent therefore writes in phases with a
+producer flush between them: prospects first (`flush_effects`), then the accounts and
+cadence states that hold the dedup markers of account-level events and activities
+(`flush_markers`). A marker is never durable before the effects it vouches for.
 
 `partition_scope` sets faust's `_current_event` context variable directly. That is a private
 name of faust-streaming (pinned in pyproject); `tests/integration` checks that table state
-and its changelog land on the source partition.
+and its changelog land on the source partition (recovery after a crash, two workers).
 """
 
 from __future__ import annotations
 
 import contextlib
 import weakref
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
 
 from faust.streams import _current_event
 
+from rules.cadence import CadenceState
 from rules.state import AccountState, ProspectState
 
-__all__ = ["PartitionBatch", "partition_scope", "prospect_table_key"]
+__all__ = ["PartitionBatch", "expiry_key", "partition_scope", "prospect_table_key"]
+
+S = TypeVar("S", AccountState, ProspectState, CadenceState)
 
 
 @contextlib.contextmanager
@@ -35,78 +45,140 @@ def partition_scope(event: Any) -> Iterator[None]:
 
 
 def prospect_table_key(account_key: str | None, person_key: str) -> bytes:
+    """Per-person tables are keyed by account and person: the account's partition holds them."""
     return f"{account_key or ''}|{person_key}".encode()
 
 
-class _ProspectView(Mapping[str, ProspectState]):
-    """The people of one account, looked up lazily by person key."""
+def expiry_key(partition: int, expires_at: datetime, account_key: str | None, pk: str) -> bytes:
+    """Index key of an open window: its partition, then its expiry, sortable as text."""
+    stamp = expires_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
+    return f"{partition:05d}|{stamp}|{account_key or ''}|{pk}".encode()
 
-    def __init__(self, batch: PartitionBatch, account_key: str | None) -> None:
-        self._batch = batch
+
+class _Cached(Generic[S]):
+    """One table's values for this batch: decoded at first read, written once at flush."""
+
+    def __init__(self, table: Any, decode: Callable[[bytes], S]) -> None:
+        self._table = table
+        self._decode: Callable[[bytes], S] = decode
+        self._values: dict[bytes, S | None] = {}
+        self._dirty: set[bytes] = set()
+
+    def get(self, key: bytes) -> S | None:
+        if key not in self._values:
+            raw = self._table.get(key)
+            self._values[key] = self._decode(raw) if raw else None
+        return self._values[key]
+
+    def put(self, key: bytes, state: S) -> None:
+        self._values[key] = state
+        self._dirty.add(key)
+
+    def flush(self) -> int:
+        for key in self._dirty:
+            state = self._values[key]
+            assert state is not None
+            self._table[key] = state.to_bytes()
+        written = len(self._dirty)
+        self._dirty.clear()
+        return written
+
+
+class _PersonView(Mapping[str, S]):
+    """The people of one account in one table, looked up lazily by person key."""
+
+    def __init__(self, cache: _Cached[S], account_key: str | None) -> None:
+        self._cache: _Cached[S] = cache
         self._account_key = account_key
 
-    def __getitem__(self, person_key: str) -> ProspectState:
-        state = self._batch.prospect(self._account_key, person_key)
+    def __getitem__(self, person_key: str) -> S:
+        state = self._cache.get(prospect_table_key(self._account_key, person_key))
         if state is None:
             raise KeyError(person_key)
         return state
 
     def __iter__(self) -> Iterator[str]:  # the engine looks people up; it never lists them
-        raise TypeError("prospects are looked up by key, not listed")
+        raise TypeError("people are looked up by key, not listed")
 
     def __len__(self) -> int:
-        raise TypeError("prospects are looked up by key, not counted")
+        raise TypeError("people are looked up by key, not counted")
 
 
 class PartitionBatch:
-    def __init__(self, accounts: Any, prospects: Any) -> None:
-        self._accounts_table = accounts
-        self._prospects_table = prospects
-        self._accounts: dict[bytes, AccountState | None] = {}
-        self._prospects: dict[bytes, ProspectState | None] = {}
-        self._dirty_accounts: set[bytes] = set()
-        self._dirty_prospects: set[bytes] = set()
+    def __init__(self, accounts: Any, prospects: Any, cadence: Any, expiries: Any) -> None:
+        self._accounts = _Cached(accounts, AccountState.from_bytes)
+        self._prospects = _Cached(prospects, ProspectState.from_bytes)
+        self._cadence = _Cached(cadence, CadenceState.from_bytes)
+        self._expiries = expiries
+        self._indexed: dict[bytes, bytes] = {}
+        self._unindexed: list[bytes] = []
 
     def account(self, account_key: str | None) -> AccountState | None:
-        if account_key is None:
-            return None
-        key = account_key.encode()
-        if key not in self._accounts:
-            raw = self._accounts_table.get(key)
-            self._accounts[key] = AccountState.from_bytes(raw) if raw else None
-        return self._accounts[key]
-
-    def prospect(self, account_key: str | None, person_key: str) -> ProspectState | None:
-        key = prospect_table_key(account_key, person_key)
-        if key not in self._prospects:
-            raw = self._prospects_table.get(key)
-            self._prospects[key] = ProspectState.from_bytes(raw) if raw else None
-        return self._prospects[key]
-
-    def prospects(self, account_key: str | None) -> Mapping[str, ProspectState]:
-        return _ProspectView(self, account_key)
+        return None if account_key is None else self._accounts.get(account_key.encode())
 
     def put_account(self, account_key: str, state: AccountState) -> None:
-        key = account_key.encode()
-        self._accounts[key] = state
-        self._dirty_accounts.add(key)
+        self._accounts.put(account_key.encode(), state)
+
+    def prospect(self, account_key: str | None, person_key: str) -> ProspectState | None:
+        return self._prospects.get(prospect_table_key(account_key, person_key))
+
+    def prospects(self, account_key: str | None) -> Mapping[str, ProspectState]:
+        return _PersonView(self._prospects, account_key)
 
     def put_prospect(self, account_key: str | None, person_key: str, state: ProspectState) -> None:
-        key = prospect_table_key(account_key, person_key)
-        self._prospects[key] = state
-        self._dirty_prospects.add(key)
+        self._prospects.put(prospect_table_key(account_key, person_key), state)
+
+    def cadence(self, account_key: str | None, person_key: str) -> CadenceState | None:
+        return self._cadence.get(prospect_table_key(account_key, person_key))
+
+    def cadences(self, account_key: str | None) -> Mapping[str, CadenceState]:
+        return _PersonView(self._cadence, account_key)
+
+    def put_cadence(self, account_key: str | None, person_key: str, state: CadenceState) -> None:
+        self._cadence.put(prospect_table_key(account_key, person_key), state)
+
+    def index_expiry(
+        self, partition: int, expires_at: datetime, account_key: str | None, pk: str, window_id: str
+    ) -> None:
+        """Remember an opened window so the sweep can close it when nobody used it."""
+        self._indexed[expiry_key(partition, expires_at, account_key, pk)] = window_id.encode()
+
+    def due_expiries(
+        self, partition: int, now: datetime
+    ) -> list[tuple[bytes, str | None, str, str]]:
+        """Index entries of this partition due at `now`: (key, account key, person, window)."""
+        prefix = f"{partition:05d}|".encode()
+        until = expiry_key(partition, now, None, "")[: len(prefix) + 15]
+        due = []
+        for key in list(self._expiries.keys()):
+            if key.startswith(prefix) and key[: len(until)] <= until:
+                _, _, account, pk = key.decode().split("|", 3)
+                window = self._expiries.get(key)
+                if window:
+                    due.append((key, account or None, pk, window.decode()))
+        return due
+
+    def unindex_expiry(self, key: bytes) -> None:
+        self._unindexed.append(key)
+
+    def flush_effects(self) -> int:
+        """Write changed prospects and new expiry index entries; return how many keys."""
+        for key, window in self._indexed.items():
+            self._expiries[key] = window
+        written = len(self._indexed) + self._prospects.flush()
+        self._indexed.clear()
+        return written
+
+    def flush_markers(self) -> int:
+        """Write changed accounts and cadence states, which hold the dedup markers of
+        account-level events and outreach activities, and drop swept index entries; call
+        after `flush_effects` is durable."""
+        for key in self._unindexed:
+            self._expiries.pop(key, None)
+        dropped = len(self._unindexed)
+        self._unindexed.clear()
+        return self._accounts.flush() + self._cadence.flush() + dropped
 
     def flush(self) -> int:
         """Write every changed key once; return how many keys were written."""
-        for key in self._dirty_accounts:
-            state = self._accounts[key]
-            assert state is not None
-            self._accounts_table[key] = state.to_bytes()
-        for key in self._dirty_prospects:
-            pstate = self._prospects[key]
-            assert pstate is not None
-            self._prospects_table[key] = pstate.to_bytes()
-        written = len(self._dirty_accounts) + len(self._dirty_prospects)
-        self._dirty_accounts.clear()
-        self._dirty_prospects.clear()
-        return written
+        return self.flush_effects() + self.flush_markers()

@@ -14,8 +14,10 @@ __all__ = ["Topics"]
 class Topics:
     inputs: dict[str, SignalType]  # input topic name -> the signal type it carries by default
     contacts: str
+    activity: str
     keyed: str
     windows_opened: str
+    windows_closed: str
     dead_letter_suffix: str
 
     @classmethod
@@ -28,8 +30,10 @@ class Topics:
                 settings.topic_funding_announced: SignalType.FUNDING_ANNOUNCED,
             },
             contacts=settings.topic_crm_contacts,
+            activity=settings.topic_outreach_activity,
             keyed=settings.topic_keyed,
             windows_opened=settings.topic_windows_opened,
+            windows_closed=settings.topic_windows_closed,
             dead_letter_suffix=settings.dead_letter_suffix,
         )
 
@@ -46,6 +50,7 @@ class Topics:
     @property
     def all_created(self) -> list[str]:
         """Every topic the engine expects to exist (Faust creates its changelogs itself)."""
-        names = [*self.inputs, self.contacts, self.keyed, self.windows_opened]
-        names += [self.dead_letter(t) for t in (*self.inputs, self.contacts, self.keyed)]
+        sources = [*self.inputs, self.contacts, self.activity, self.keyed]
+        names = [*sources, self.windows_opened, self.windows_closed]
+        names += [self.dead_letter(t) for t in sources]
         return names

@@ -37,21 +37,23 @@ def broker() -> Iterator[EmbeddedBroker]:
 
 @pytest.fixture
 def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
+    """Settings for one test: every topic and the consumer group carry a fresh suffix."""
     suffix = uuid.uuid4().hex[:10]
+    topics = {
+        name: f"t-{suffix}.{field.default}"
+        for name, field in Settings.model_fields.items()
+        if name.startswith("topic_")
+    }
     return Settings(
         broker_url=broker.url,
         app_id=f"test-{suffix}",
         state_dir=tmp_path / "state",
         web_port=0,
-        topic_email_opened=f"t-{suffix}.email-opened",
-        topic_page_visited=f"t-{suffix}.page-visited",
-        topic_job_changed=f"t-{suffix}.job-changed",
-        topic_funding_announced=f"t-{suffix}.funding-announced",
-        topic_windows_opened=f"t-{suffix}.windows-opened",
-        topic_keyed=f"t-{suffix}.signals-by-account",
         partitions=4,
         batch_seconds=0.02,
+        commit_interval_seconds=0.3,
         log_level="info",
+        **topics,
     )
 
 

@@ -14,7 +14,7 @@ from rules.replay import replay
 from signals.codec import Rejected, decode_signal
 from signals.identity import partition_key
 from signals.windows import WindowOpened
-from streams.local import Record, group_lag, read_topic, wait_until
+from streams.local import Record, processed_through, read_topic, wait_until
 from streams.settings import Settings
 from streams.topics import Topics
 
@@ -171,13 +171,14 @@ def read_all(settings: Settings, topic: str, *, timeout: float = 3.0) -> list[An
 
 
 def wait_caught_up(settings: Settings, *, timeout: float = 60.0) -> None:
+    """Wait until the worker processed everything produced so far: the input topics, then
+    the keyed topic twice (a job change is forwarded once, from the old account to the new)."""
     topics = Topics.from_settings(settings)
-    watched = [*topics.inputs, topics.keyed]
-
-    async def zero() -> bool:
-        return await group_lag(settings.bootstrap_servers, settings.app_id, watched) == 0
-
-    asyncio.run(wait_until(zero, timeout=timeout, interval=0.3, what="consumer group lag 0"))
+    inputs = [*topics.inputs, topics.contacts, topics.activity]
+    stages = [inputs, [topics.keyed], [topics.keyed]]
+    asyncio.run(
+        processed_through(settings.bootstrap_servers, settings.app_id, stages, timeout=timeout)
+    )
 
 
 def wait_ready(worker: Any, timeout: float = 90.0) -> None:

@@ -9,6 +9,7 @@ deduplicates on it sees each window once. The test holds the pipeline to exactly
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 
 import orjson
@@ -17,15 +18,22 @@ import pytest
 from signals.codec import decode_window
 from signals.sample import generate
 from streams.local import produce, read_topic, wait_until
-from tests.support import expected_windows, records_on_one_topic, wait_caught_up
+from tests.conftest import scrape
+from tests.support import expected_windows, read_all, records_on_one_topic, wait_ready
 
 pytestmark = pytest.mark.integration
 
 
 def _history() -> list[dict]:
+    """The demo generator's history without job changes: those detour through the old
+    account's partition, so where they land in the new account's order depends on timing,
+    and no replay in input order could say which windows they open (tests/integration
+    covers them). Everything else keeps its per-account order end to end."""
     end = datetime.now(UTC).replace(microsecond=0)
     bodies = []
     for kind, raw in generate(11, people=240, accounts=30, days=14, end=end):
+        if kind == "job_changed":
+            continue
         body = orjson.loads(raw)
         body["type"] = kind
         bodies.append(body)
@@ -67,17 +75,25 @@ def test_killed_worker_recovers_from_changelog_without_losing_or_adding_windows(
     second = start_worker(
         settings.model_copy(update={"state_dir": tmp_path / "fresh-state"}), name="second"
     )
-    wait_caught_up(settings, timeout=120)
-    assert second.alive, second.log_tail()
+    wait_ready(second)
+    # Wait on the outcome, not on committed offsets: after a crash faust can stall a
+    # partition's commits while it goes on processing (faust-streaming issue 596); the lag
+    # metric and its alert watch for that in production.
+    messages: list = []
 
-    messages = asyncio.run(
-        read_topic(
+    async def every_window_out() -> bool:
+        messages[:] = await read_topic(
             settings.bootstrap_servers,
             settings.topic_windows_opened,
-            until=lambda _: False,
-            timeout=3.0,
+            until=lambda got: {decode_window(m.value).window_id for m in got} >= set(expected),
+            timeout=1.0,
         )
-    )
+        return {decode_window(m.value).window_id for m in messages} >= set(expected)
+
+    asyncio.run(wait_until(every_window_out, timeout=120, what="every expected window"))
+    assert second.alive, second.log_tail()
+    time.sleep(3)  # anything extra would be published by now
+    messages = read_all(settings, settings.topic_windows_opened)
     windows = [decode_window(m.value) for m in messages]
     by_id: dict[str, list] = {}
     for window in windows:
@@ -98,14 +114,25 @@ def test_killed_worker_recovers_from_changelog_without_losing_or_adding_windows(
             assert copy.score.total == pytest.approx(want.score.total)
 
     # The recovered tables know every applied event: a redelivery now adds nothing.
+    def duplicates() -> float:
+        return _metric_sum(scrape(second.web_port), "followup_events_duplicate_total")
+
+    before = duplicates()
     asyncio.run(produce(settings.bootstrap_servers, records[-50:]))
-    wait_caught_up(settings, timeout=60)
-    again = asyncio.run(
-        read_topic(
-            settings.bootstrap_servers,
-            settings.topic_windows_opened,
-            until=lambda _: False,
-            timeout=2.0,
+    asyncio.run(
+        wait_until(
+            lambda: duplicates() >= before + 50,
+            timeout=60,
+            what="the redelivered events to be seen as duplicates",
         )
     )
+    again = read_all(settings, settings.topic_windows_opened)
     assert len(again) == len(messages)
+
+
+def _metric_sum(text: str, name: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name) and not line.startswith("#")
+    )

@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from rules.engine import MAX_REASONS, Suppressed, apply_signal
+from rules.decide import MAX_REASONS, Suppressed
+from rules.engine import apply_signal
 from rules.state import AccountState
 from signals.models import Account
 from tests.rules.engine_builders import (
@@ -209,7 +210,7 @@ def test_job_change_plays_champion_moved_on_linkedin() -> None:
     (window,) = out.windows
     assert window.play == "champion_moved"
     assert window.draft.channel == "linkedin"
-    assert "VP Sales" in window.draft.opening_line
+    assert "VP Sales" in window.draft.talking_points[0]
 
 
 def test_person_moving_away_is_not_re_evaluated_at_the_old_account() -> None:
@@ -269,7 +270,7 @@ def test_attributes_merge_newest_value_per_field() -> None:
     assert state.person.name == "Ana"  # but fills a field the newer one left empty
 
 
-def test_engine_uses_now_only_for_opened_at() -> None:
+def test_now_stamps_the_window_and_its_times_never_the_score() -> None:
     later = datetime(2030, 1, 1, tzinfo=UTC)
     events = [visit("e1", T0, who=ANA), visit("e2", T0 + days(1), who=ANA)]
     a, b = Replay(make_rulebook()), Replay(make_rulebook())
@@ -279,7 +280,12 @@ def test_engine_uses_now_only_for_opened_at() -> None:
     wa, wb = a.windows[0], b.windows[0]
     assert wa.window_id == wb.window_id and wa.score == wb.score and wa.reasons == wb.reasons
     assert wb.opened_at == later
-    assert a.prospects["ana@acme.com"].to_bytes() == b.prospects["ana@acme.com"].to_bytes()
+    assert wb.draft.send_at >= later and wb.draft.expires_at > wb.draft.send_at
+    # The open window's expiry is wall-clock; everything else in the state is event time.
+    pa, pb = (r.prospects["ana@acme.com"] for r in (a, b))
+    assert pb.open_window_expires_at == wb.draft.expires_at
+    wall = {"open_window_expires_at": None}
+    assert pa.model_copy(update=wall).to_bytes() == pb.model_copy(update=wall).to_bytes()
 
 
 def test_a_late_event_from_the_old_employer_does_not_move_the_person_back() -> None:

@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules.draft import COUNTRY_ZONES, send_slot
+from rules.cadence_rules import CadenceRules
+from rules.draft import COUNTRY_ZONES
 from rules.scoring import decayed, engagement
+from rules.sendtime import send_at
 from rules.state import Contribution, ProspectState
 from signals.models import Signal, SignalType
 from tests.rules.engine_builders import (
@@ -28,7 +30,13 @@ from tests.rules.engine_builders import (
 )
 
 RULEBOOK = make_rulebook()
-_WINDOW_BOOKKEEPING = {"last_window_at": None, "last_window_id": None, "windows_opened": 0}
+_WINDOW_BOOKKEEPING = {
+    "last_window_at": None,
+    "last_window_id": None,
+    "windows_opened": 0,
+    "open_window_id": None,
+    "open_window_expires_at": None,
+}
 
 points = st.floats(-1000, 1000, allow_nan=False)
 half_lives = st.floats(0.01, 3650, allow_nan=False)
@@ -196,7 +204,7 @@ def test_windows_respect_threshold_cooldown_and_business_hours(signals: list[Sig
 def test_send_at_is_inside_business_hours_and_not_before_opening(
     base: datetime, zone: str, hot: bool
 ) -> None:
-    slot = send_slot(base, zone, hot=hot)
+    slot = send_at(base, timezone=zone, urgency="now" if hot else "flexible", rules=CadenceRules())
     local = slot.astimezone(ZoneInfo(zone))
     assert slot >= base
     assert local.weekday() < 5 and 9 <= local.hour < 17

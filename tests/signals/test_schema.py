@@ -15,7 +15,13 @@ SCHEMAS = schemas()
 
 
 def test_every_contract_has_a_schema() -> None:
-    expected = {"signal.schema.json", "window_opened.schema.json", "activity.schema.json"}
+    expected = {
+        "signal.schema.json",
+        "activity.schema.json",
+        "crm_contact.schema.json",
+        "window_opened.schema.json",
+        "window_closed.schema.json",
+    }
     expected |= {f"{kind.value}.schema.json" for kind in SignalType}
     assert set(SCHEMAS) == expected
     for name, schema in SCHEMAS.items():

@@ -28,7 +28,7 @@ def _account(key: str) -> AccountState:
 
 def test_reads_each_key_once_and_writes_each_changed_key_once() -> None:
     accounts, prospects = CountingTable(), CountingTable()
-    batch = PartitionBatch(accounts, prospects)
+    batch = PartitionBatch(accounts, prospects, CountingTable(), CountingTable())
     assert batch.account("a.example") is None
     assert batch.account("a.example") is None
     assert accounts.gets == 1
@@ -47,7 +47,28 @@ def test_prospect_keys_are_scoped_by_account() -> None:
 
 
 def test_prospect_view_looks_up_lazily_and_raises_keyerror_for_unknown() -> None:
-    batch = PartitionBatch(CountingTable(), CountingTable())
+    batch = PartitionBatch(CountingTable(), CountingTable(), CountingTable(), CountingTable())
     view = batch.prospects("a.example")
     assert view.get("nobody@a.example") is None
     assert "nobody@a.example" not in view
+
+
+def test_expiry_index_returns_only_due_entries_of_its_partition() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    index = CountingTable()
+    batch = PartitionBatch(CountingTable(), CountingTable(), CountingTable(), index)
+    noon = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    batch.index_expiry(1, noon, "a.example", "p@a.example", "w_1")
+    batch.index_expiry(1, noon + timedelta(hours=1), None, "id:9", "w_2")
+    batch.index_expiry(2, noon, "b.example", "q@b.example", "w_3")
+    assert batch.due_expiries(1, noon) == []  # nothing is visible before flush
+    batch.flush_effects()
+    due = batch.due_expiries(1, noon)
+    assert [(a, p, w) for _, a, p, w in due] == [("a.example", "p@a.example", "w_1")]
+    later = batch.due_expiries(1, noon + timedelta(hours=2))
+    assert {w for *_, w in later} == {"w_1", "w_2"}
+    assert later[-1][1] is None  # a person known by no account
+    batch.unindex_expiry(due[0][0])
+    batch.flush_markers()
+    assert {w for *_, w in batch.due_expiries(1, noon + timedelta(hours=2))} == {"w_2"}
