@@ -152,7 +152,9 @@ def _apply_person_signal(
         signal.event_id,
         now,
         cadence=cadence.get(pk),
-        trigger=match_trigger(rulebook, signal, facts),
+        trigger=match_trigger(
+            rulebook, signal, facts, contributions=prospect.contributions, current=contribution
+        ),
         trigger_rule=rule.name if rule is not None else None,
         history=history,
     )
@@ -248,6 +250,8 @@ def _contribution(
         points=rule.points,
         half_life_days=rule.half_life_days or rulebook.engagement.default_half_life_days,
         cap=rule.cap,
+        cap_per_day=rule.cap_per_day,
+        within_days=rule.within_days,
         occurred_at=signal.occurred_at,
         detail=render_detail(rule.detail, facts),
         play=rule.play,

@@ -5,9 +5,11 @@ Format `followup/v1`. A rulebook has three sections:
 - `fit`: points for who the person and account are (firmographics, persona), hard
   disqualifiers, and fit tiers (A to D) by minimum fit points.
 - `engagement`: points per signal, chosen by the *first* rule whose `signal` and `when`
-  match, decayed by half-life, capped per rule.
-- `windows`: when a window opens (a threshold, optionally per fit tier), the cooldown that
-  stops one person from being triggered again inside it, and how long a window stays open.
+  match, scaled down to the rule's `cap_per_day` per UTC day, decayed by half-life, capped
+  per rule, and counted for `horizon_days` (or the rule's shorter `within_days`).
+- `windows`: when a window opens (a threshold, optionally per fit tier, or a trigger such
+  as "pricing twice in 48 hours"), the cooldown that stops one person from being triggered
+  again inside it, and how long a window stays open.
 
 Optional sections with defaults (a rulebook without them stays valid) include:
 
@@ -31,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rules.cadence_rules import CadenceRules
 from rules.conditions import Condition
+from rules.state import MAX_CONTRIBUTIONS
 from rules.templates import PlayTemplates
 from signals.models import SignalType
 from signals.windows import Play
@@ -112,6 +115,20 @@ class EngagementRule(BaseModel):
     cap: Annotated[float, Field(gt=0)] | None = Field(
         default=None, description="Most points this rule may contribute in total, after decay."
     )
+    cap_per_day: Annotated[float, Field(gt=0)] | None = Field(
+        default=None,
+        description=(
+            "Most points this rule may contribute from the events of one UTC day, before "
+            "decay: ten visits in an afternoon count as this much, not ten times the points."
+        ),
+    )
+    within_days: _Days | None = Field(
+        default=None,
+        description=(
+            "A contribution of this rule stops counting once it is older than this (in event "
+            "time), even inside engagement.horizon_days."
+        ),
+    )
     play: Play = "signal_triggered"
     detail: _Detail
 
@@ -134,6 +151,9 @@ class Trigger(BaseModel):
 
     Matched on the signal's own facts (and `champion.*` for a job change that carries the
     person's history at their previous account). Cooldown and disqualifiers still apply.
+    With `min_count` above 1 it also needs that many contributions of engagement rule `rule`
+    (the current signal's included) within `within_hours` before the current signal:
+    "pricing twice in 48 hours" (see `rules.scoring.trigger_fires`).
     """
 
     model_config = _STRICT
@@ -141,6 +161,21 @@ class Trigger(BaseModel):
     name: _Name
     signal: SignalType
     when: Condition | None = None
+    rule: _Name | None = Field(
+        default=None,
+        description="Engagement rule whose contributions count; default: the one that scored "
+        "the current signal.",
+    )
+    min_count: Annotated[int, Field(ge=1, le=MAX_CONTRIBUTIONS)] = Field(
+        default=1,
+        description="Fire only when the person has at least this many contributions of `rule`, "
+        "the current signal's included.",
+    )
+    within_hours: Annotated[float, Field(gt=0, le=87_600)] | None = Field(
+        default=None,
+        description="Count only contributions at most this many hours before the current "
+        "signal; default: all the person still has (engagement.horizon_days).",
+    )
     min_fit_tier: Tier = "B"
     play: Play = "signal_triggered"
     detail: _Detail
@@ -223,3 +258,11 @@ class Rulebook(BaseModel):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"rule names must be unique; repeated: {', '.join(duplicates)}")
+        engagement_rules = {r.name for r in self.engagement.rules}
+        for trigger in self.windows.triggers:
+            if trigger.rule is not None and trigger.rule not in engagement_rules:
+                raise ValueError(
+                    f"trigger {trigger.name!r} counts rule {trigger.rule!r}, which is not an "
+                    "engagement rule (engagement.rules names: "
+                    f"{', '.join(sorted(engagement_rules)) or 'none'})"
+                )

@@ -3,8 +3,11 @@
 - `decayed`: half-life decay of one contribution's points.
 - `engagement`: the decayed, per-rule capped sum of contributions at an event time.
 - `ranked`: each contribution's share of that sum, largest first (the window's reasons).
+- `day_capped`: each contribution's points before decay, after its rule's `cap_per_day`.
 - `fit`: ICP fit points, the matched fit rules, the tier, and the first disqualifier hit.
 - `match_engagement_rule`: the first engagement rule that scores a signal.
+- `match_trigger`, `trigger_fires`: the first window trigger a signal fires, and whether a
+  count trigger ("pricing twice in 48 hours") has its count.
 - `render_detail`: a rule's `detail` with `{dotted.path}` placeholders filled from facts.
 
 None of these raise on a validated rulebook and facts from `rules.facts`.
@@ -13,8 +16,8 @@ None of these raise on a validated rulebook and facts from `rules.facts`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from rules.conditions import evaluate
@@ -24,6 +27,7 @@ from signals.models import Signal
 from signals.windows import FitReason
 
 __all__ = [
+    "day_capped",
     "decayed",
     "engagement",
     "fit",
@@ -33,6 +37,7 @@ __all__ = [
     "ranked",
     "render_detail",
     "tier_at_least",
+    "trigger_fires",
 ]
 
 _SECONDS_PER_DAY = 86_400.0
@@ -54,8 +59,10 @@ def engagement(
 ) -> tuple[float, dict[str, float]]:
     """Total engagement at event time `at` and each rule's share.
 
-    Each rule's decayed sum is clamped to `[-cap, cap]` (the cap bounds the size of the sum,
-    for penalties too). Contributions after `at`, or older than `horizon_days`, count 0.
+    Each rule's points per UTC day are first scaled down to `cap_per_day` (`day_capped`),
+    then decayed; each rule's decayed sum is clamped to `[-cap, cap]` (the caps bound the
+    size of a sum, for penalties too). Contributions after `at`, older than `horizon_days`
+    or older than their rule's `within_days` count 0.
     """
     _, breakdown = _score(contributions, at, horizon_days)
     return sum(breakdown.values()), breakdown
@@ -82,17 +89,52 @@ def ranked(
     return scaled
 
 
+def day_capped(contributions: Iterable[Contribution]) -> list[tuple[Contribution, float]]:
+    """Each contribution with its points before decay, after its rule's per-day cap.
+
+    The contributions of one rule on one UTC day whose points add up to more than
+    `cap_per_day` (in size: penalties too) are all scaled by the same factor, so that day
+    adds up to exactly the cap. Where the contributions of a day disagree on the cap (the
+    rulebook changed that day), the smallest applies, whatever their order.
+    """
+    items = list(contributions)
+    totals: dict[tuple[str, date], float] = {}
+    caps: dict[tuple[str, date], float] = {}
+    for c in items:
+        if c.cap_per_day is None:
+            continue
+        day = (c.rule, _utc_day(c))
+        totals[day] = totals.get(day, 0.0) + c.points
+        caps[day] = min(caps.get(day, c.cap_per_day), c.cap_per_day)
+    factors = {day: caps[day] / abs(t) for day, t in totals.items() if abs(t) > caps[day]}
+    if not factors:
+        return [(c, c.points) for c in items]
+    return [(c, c.points * factors.get((c.rule, _utc_day(c)), 1.0)) for c in items]
+
+
+def _utc_day(c: Contribution) -> date:
+    return c.occurred_at.astimezone(UTC).date()
+
+
 def _score(
     contributions: Iterable[Contribution], at: datetime, horizon_days: float | None
 ) -> tuple[list[tuple[Contribution, float]], dict[str, float]]:
-    each: list[tuple[Contribution, float]] = []
-    raw: dict[str, float] = {}
-    caps: dict[str, float | None] = {}
+    counted: list[tuple[Contribution, float]] = []
     for c in contributions:
         age = (at - c.occurred_at).total_seconds() / _SECONDS_PER_DAY
         if horizon_days is not None and age > horizon_days:
             continue
-        points = decayed(c.points, c.half_life_days, age)
+        if c.within_days is not None and age > c.within_days:
+            continue
+        counted.append((c, age))
+    # Only what counts at `at` fills a day's cap: a later event never scales an earlier score.
+    # `day_capped` keeps the order, so its results pair up with the present contributions.
+    base = iter(day_capped(c for c, age in counted if age >= 0))
+    each: list[tuple[Contribution, float]] = []
+    raw: dict[str, float] = {}
+    caps: dict[str, float | None] = {}
+    for c, age in counted:
+        points = decayed(next(base)[1], c.half_life_days, age) if age >= 0 else 0.0
         each.append((c, points))
         raw[c.rule] = raw.get(c.rule, 0.0) + points
         caps[c.rule] = c.cap
@@ -136,12 +178,59 @@ def match_engagement_rule(
     return None
 
 
-def match_trigger(rulebook: Rulebook, signal: Signal, facts: Mapping[str, Any]) -> Trigger | None:
-    """The first window trigger for the signal's type whose `when` holds, else None."""
+def match_trigger(
+    rulebook: Rulebook,
+    signal: Signal,
+    facts: Mapping[str, Any],
+    *,
+    contributions: Sequence[Contribution] = (),
+    current: Contribution | None = None,
+) -> Trigger | None:
+    """The first window trigger for the signal's type whose `when` holds and that fires.
+
+    `contributions` are the person's (the current signal's included or not) and `current`
+    the signal's own contribution, if a rule scored it: see `trigger_fires`. Without them a
+    trigger with `min_count` above 1 never fires. None when no trigger does.
+    """
     for trigger in rulebook.windows.triggers:
-        if trigger.signal == signal.type and evaluate(trigger.when, facts):
+        if (
+            trigger.signal == signal.type
+            and evaluate(trigger.when, facts)
+            and trigger_fires(trigger, contributions, current, signal.occurred_at)
+        ):
             return trigger
     return None
+
+
+def trigger_fires(
+    trigger: Trigger,
+    contributions: Sequence[Contribution],
+    current: Contribution | None,
+    at: datetime,
+) -> bool:
+    """Whether the person has `trigger.min_count` contributions of the trigger's rule.
+
+    Counted: distinct events of `trigger.rule` (default: `current`'s rule) at most
+    `within_hours` before `at`, the current signal's event time, up to `at` itself, with
+    `current` among them whether or not `contributions` already hold it. A trigger that
+    names no rule, for a signal no rule scored, has only the signal itself to count.
+    """
+    if trigger.min_count <= 1 and trigger.rule is None:
+        return True  # the signal itself is the one event needed
+    rule = trigger.rule or (current.rule if current is not None else None)
+    if rule is None:
+        return False  # nothing scored the signal and no rule is named: nothing to count
+    since = None
+    if trigger.within_hours is not None:
+        since = at - timedelta(hours=trigger.within_hours)
+    events = {
+        c.event_id
+        for c in contributions
+        if c.rule == rule and c.occurred_at <= at and (since is None or c.occurred_at >= since)
+    }
+    if current is not None and current.rule == rule:
+        events.add(current.event_id)
+    return len(events) >= trigger.min_count
 
 
 TIER_ORDER = {"A": 0, "B": 1, "C": 2, "D": 3}

@@ -74,6 +74,12 @@ class Contribution(_Stored):
     points: float
     half_life_days: Annotated[float, Field(gt=0)]
     cap: float | None = None
+    cap_per_day: float | None = Field(
+        default=None, description="The rule's cap on one UTC day's points, before decay."
+    )
+    within_days: float | None = Field(
+        default=None, description="The rule's recency window: older, it counts 0."
+    )
     occurred_at: AwareDatetime
     detail: str
     play: Play

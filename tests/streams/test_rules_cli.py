@@ -74,7 +74,9 @@ def test_the_example_scenarios_pass() -> None:
 def test_a_failing_scenario_exits_1_with_expected_and_got(tmp_path: Path) -> None:
     stricter = tmp_path / "strict.yaml"
     stricter.write_text(
-        RULEBOOK.read_text(encoding="utf-8").replace("threshold: 100", "threshold: 200"),
+        RULEBOOK.read_text(encoding="utf-8")
+        .replace("threshold: 100", "threshold: 200")
+        .replace("min_count: 2", "min_count: 3"),
         encoding="utf-8",
     )
     code, out, _ = _run("rules", "test", stricter, CASES)
@@ -154,7 +156,9 @@ def test_explain_at_a_later_time(events: Path) -> None:
 def test_diff_reports_removed_windows_and_exit_code(events: Path, tmp_path: Path) -> None:
     stricter = tmp_path / "strict.yaml"
     stricter.write_text(
-        RULEBOOK.read_text(encoding="utf-8").replace("threshold: 100", "threshold: 200"),
+        RULEBOOK.read_text(encoding="utf-8")
+        .replace("threshold: 100", "threshold: 200")
+        .replace("min_count: 2", "min_count: 3"),
         encoding="utf-8",
     )
     code, out, _ = _run("rules", "diff", RULEBOOK, stricter, events)
