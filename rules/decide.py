@@ -20,9 +20,10 @@ from rules.cadence import CadenceState, GateReason
 from rules.cadence import gate as cadence_gate
 from rules.draft import build_draft, zone_for
 from rules.facts import facts_for
-from rules.rulebook import Rulebook, Trigger
+from rules.rulebook import Disqualifier, Rulebook, Trigger
 from rules.scoring import engagement, fit, ranked, tier_at_least
 from rules.state import AccountState, Contribution, ProspectState
+from signals.models import Account, Person
 from signals.windows import (
     ChampionHistory,
     FitReason,
@@ -55,6 +56,27 @@ SUPPRESSION_REASONS: tuple[str, ...] = (
     "account_limit",
     *get_args(GateReason),
 )
+
+
+# Fit depends only on who the person and the account are, which rarely change, yet every
+# signal asks for it: remember recent answers. Pure memoisation, bounded, keyed by the
+# rulebook's content hash so a reloaded rulebook never reuses an old answer.
+FitResult = tuple[float, tuple[FitReason, ...], str, Disqualifier | None]
+_FIT_CACHE: dict[tuple[str, Person, Account | None], FitResult] = {}
+_FIT_CACHE_SIZE = 50_000
+
+
+def _fit(rulebook: Rulebook, person: Person, account: Account | None) -> FitResult:
+    key = (rulebook.hash, person, account)
+    try:
+        return _FIT_CACHE[key]
+    except KeyError:
+        pass
+    result = fit(rulebook, facts_for(None, person, account))
+    if len(_FIT_CACHE) >= _FIT_CACHE_SIZE:
+        _FIT_CACHE.clear()
+    _FIT_CACHE[key] = result
+    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +117,7 @@ def evaluate_window(
         # The account state merges what every person's events said about the company.
         contributions = contributions + account.contributions
         person_account = account.account
-    fit_points, fit_reasons, tier, disqualifier = fit(
-        rulebook, facts_for(None, prospect.person, person_account)
-    )
+    fit_points, fit_reasons, tier, disqualifier = _fit(rulebook, prospect.person, person_account)
     if disqualifier is not None:
         return prospect, None, Suppressed(pk, "disqualified")
     horizon = rulebook.engagement.horizon_days

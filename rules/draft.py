@@ -41,6 +41,7 @@ DRAFT_FACT_KEYS: tuple[str, ...] = (
     "properties.round",
     "properties.amount_usd",
     "properties.investors",
+    "properties.announced_on",
     "properties.new_title",
     "properties.previous_title",
     "properties.previous_account.name",
@@ -151,7 +152,7 @@ def _talking_points(
         if kind in kinds:
             continue
         kinds.add(kind)
-        point = _point(kind, c.facts, account)
+        point = _point(kind, c.facts, account, c.occurred_at.date())
         if point:
             points.append(point)
     points += [p for p in templated if p not in FILLER and p not in points]
@@ -200,7 +201,7 @@ def _kind(c: Contribution) -> str:
     return str(c.signal_type)
 
 
-def _point(kind: str, facts: Mapping[str, str], account: Account | None) -> str | None:
+def _point(kind: str, facts: Mapping[str, str], account: Account | None, day: date) -> str | None:
     size = f" for a team of about {account.employees}" if account and account.employees else ""
     path = facts.get("properties.path", "")
     if kind == "page:pricing":
@@ -217,8 +218,10 @@ def _point(kind: str, facts: Mapping[str, str], account: Account | None) -> str 
         round_ = facts.get("properties.round", "round")
         amount = money(facts.get("properties.amount_usd"))
         investors = facts.get("properties.investors")
+        announced = facts.get("properties.announced_on") or day.isoformat()
         text = f"New {round_}" + (f" of {amount}" if amount else "")
         text += f" led by {investors}" if investors else ""
+        text += f", announced {announced}"
         return f"{text}: new funding usually means hiring and new tooling budgets."
     if kind == SignalType.JOB_CHANGED:
         role = facts.get("properties.new_title")

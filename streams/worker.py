@@ -108,4 +108,7 @@ def run_worker(settings: Settings) -> None:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings, rulebook=rulebook, metrics=metrics)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
+    # Faust's progress spinner sets the root logger to DEBUG, so every debug call in faust and
+    # aiokafka builds a record (some format message values) even when nothing prints it.
+    worker.spinner = None
     worker.execute_from_commandline()

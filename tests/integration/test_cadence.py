@@ -77,35 +77,45 @@ def cadence_settings(settings, tmp_path):
     )
 
 
-def test_a_three_week_cadence_paces_switches_stops_and_closes(cadence_settings, start_worker):
-    s = cadence_settings
-    worker = start_worker(s)
-    wait_ready(worker)
-    rulebook = load_rulebook(s.rulebook)
-    replay = Replay(rulebook)
-    windows: dict[str, Any] = {}
+class Steps:
+    """Produce one record at a time, wait until the worker processed it, and apply the same
+    record to a replay through the pure core; `windows` collects what the broker published."""
 
-    def step(body: dict[str, Any]) -> list[str]:
-        """Produce one record, wait until processed; return the windows it opened."""
+    def __init__(self, settings: Any) -> None:
+        self.s = settings
+        self.replay = Replay(load_rulebook(settings.rulebook))
+        self.windows: dict[str, Any] = {}
+
+    def __call__(self, body: dict[str, Any]) -> list[str]:
+        s = self.s
         raw = orjson.dumps(body)
         if body["type"] in {"page_visited", "email_opened"}:
             topic = s.topic_page_visited
-            outcome = replay.apply(
-                decode_signal(raw, default_type=None, max_bytes=10**6),
-                datetime.fromisoformat(body["occurred_at"]),
-            )
+            signal = decode_signal(raw, default_type=None, max_bytes=10**6)
+            outcome = self.replay.apply(signal, datetime.fromisoformat(body["occurred_at"]))
             opened = [w.window_id for w in outcome.windows]
         else:
             topic = s.topic_outreach_activity
             activity = decode_activity(raw, max_bytes=10**6)
-            result = replay.apply_activity(activity, activity.occurred_at)
+            result = self.replay.apply_activity(activity, activity.occurred_at)
             opened = [result.window.window_id] if result.window else []
-        asyncio.run(produce(s.bootstrap_servers, [Record(topic, raw, key=b"acme-data.example")]))
+        key = (body.get("account") or {}).get("domain", "none").encode()
+        asyncio.run(produce(s.bootstrap_servers, [Record(topic, raw, key=key)]))
         wait_caught_up(s, timeout=60)
         for message in read_all(s, s.topic_windows_opened, timeout=1.0):
             window = decode_window(message.value)
-            windows.setdefault(window.window_id, window)
+            self.windows.setdefault(window.window_id, window)
+        assert set(opened) <= set(self.windows), "the broker opened what the core opened"
         return opened
+
+
+def test_a_three_week_cadence_paces_switches_stops_and_closes(cadence_settings, start_worker):
+    s = cadence_settings
+    worker = start_worker(s)
+    wait_ready(worker)
+    step = Steps(s)
+    windows = step.windows
+    replay = step.replay
 
     w1 = step(visit("d0-a", at(0, 0), DANA, "/pricing"))
     assert step(visit("d0-b", at(0, 1), DANA, "/pricing")) == [], "one window per burst"
@@ -180,3 +190,70 @@ def test_a_three_week_cadence_paces_switches_stops_and_closes(cadence_settings, 
     assert closed[w2[0]]["reason"] == "expired"
     assert closed[w5[0]]["reason"] == "replied"
     assert all(w.draft.send_at.weekday() < 5 for w in windows.values())
+
+
+PATCO = {
+    "domain": "patco.example",
+    "name": "PatCo",
+    "industry": "saas",
+    "employees": 900,
+    "country": "GB",
+}
+PAT = {
+    "email": "pat@patco.example",
+    "name": "Pat Example",
+    "title": "Head of Data",
+    "seniority": "head",
+    "department": "data",
+    "timezone": "Europe/London",
+}
+
+
+def test_unanswered_touches_switch_channel_then_break_up(cadence_settings, start_worker):
+    """Pat engages once, then only the company keeps visiting (reverse-IP): every window after
+    the first comes from account-level signals, so Pat's email touches go unanswered."""
+    s = cadence_settings
+    worker = start_worker(s)
+    wait_ready(worker)
+    step = Steps(s)
+
+    def reverse_ip(eid: str, when: datetime, path: str) -> dict[str, Any]:
+        # Not the pricing page: a hot signal would keep its own play and skip the cadence.
+        return event("page_visited", eid, when, account=PATCO, path=path)
+
+    opened = step(event("page_visited", "pat-1", at(0), person=PAT, account=PATCO, path="/pricing"))
+    opened += step(
+        event("page_visited", "pat-2", at(0, 1), person=PAT, account=PATCO, path="/pricing")
+    )
+    sequence = []
+    for n in range(1, 8):
+        assert len(opened) == 1, f"step {n}: one window per reverse-IP visit"
+        window = step.windows[opened[0]]
+        sequence.append((window.play, window.draft.channel))
+        if window.play == "breakup":
+            break
+        step(
+            {
+                "type": "touch_sent",
+                "event_id": f"pt{n}",
+                "occurred_at": at(2 * n - 2, 3).isoformat(),
+                "source": "seq",
+                "person": PAT,
+                "account": PATCO,
+                "properties": {
+                    "channel": window.draft.channel,
+                    "play": window.play,
+                    "window_id": window.window_id,
+                },
+            }
+        )
+        # Two days and a few hours after the touch: the 2-day spacing is respected.
+        opened = step(reverse_ip(f"rip-{n}a", at(2 * n, 6), "/security"))
+        opened += step(reverse_ip(f"rip-{n}b", at(2 * n, 7), "/customers/orbit"))
+    channels = [channel for _, channel in sequence]
+    plays = [play for play, _ in sequence]
+    assert channels[:3] == ["email", "email", "email"]
+    assert channels[3] == "linkedin", f"after 3 unanswered emails, another channel: {sequence}"
+    assert plays[-1] == "breakup", f"after unanswered value touches, a breakup: {sequence}"
+    assert "value_add" in plays and "no_response" in plays
+    assert set(step.windows) == {w.window_id for w in step.replay.windows}
