@@ -51,7 +51,7 @@ from streams.routing import (
     header,
     route_signal,
 )
-from streams.table_batch import PartitionBatch, partition_scope
+from streams.table_batch import PartitionBatch, StateMemo, partition_scope
 from streams.topics import Topics
 
 __all__ = ["Pipeline"]
@@ -111,6 +111,7 @@ class Pipeline:
         self.event_clock = event_clock
         # Newest event time seen per keyed partition: "now" under the event clock.
         self._event_time: dict[int, datetime] = {}
+        self.memo = StateMemo()
 
     # -- agent bodies -------------------------------------------------------------------
 
@@ -141,7 +142,7 @@ class Pipeline:
             for group in _by_partition(events):
                 with partition_scope(group[0]):
                     batch = PartitionBatch(
-                        self.accounts, self.prospects, self.cadence, self.expiries
+                        self.accounts, self.prospects, self.cadence, self.expiries, self.memo
                     )
                     for event in group:
                         try:
@@ -346,6 +347,11 @@ class Pipeline:
                 out.append(_Out(self.topics.windows_closed, pk.encode(), encode(closed)))
             batch.unindex_expiry(key)
         return out
+
+    def on_rebalance(self) -> None:
+        """Called by the app after every rebalance: decoded states may be stale now."""
+        self.memo.clear()
+        self._event_time.clear()
 
     def _now(self, partition: int, event_time: datetime | None) -> datetime:
         """The clock for this record: wall time, or the partition's newest event time."""

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -191,7 +191,76 @@ async def _replay(
     await reader
     dead = await _count_dead_letters(bootstrap, topics)
     _summary(records, windows, dead, redelivered, time.monotonic() - produced_at, started)
+    if ok:
+        await _live(bootstrap, topics)
     return 0 if ok else 1
+
+
+_LIVE_ACCOUNT = {
+    "domain": "live-demo.example",
+    "name": "Live Demo Inc",
+    "industry": "software",
+    "employees": 450,
+    "country": "US",
+    "technologies": ["kafka"],
+}
+_LIVE_PERSON = {
+    "email": "alex@live-demo.example",
+    "name": "Alex Live",
+    "title": "VP Data",
+    "seniority": "vp",
+    "department": "data",
+    "timezone": "America/Chicago",
+}
+
+
+async def _live(bootstrap: str, topics: Topics) -> None:
+    """The point of the product: a prospect visits pricing now; how soon is the window open?"""
+    _say("")
+    _say("live: Alex (VP Data at Live Demo Inc) opens the pricing page twice, right now")
+    now = datetime.now(UTC)
+    records = [
+        Record(
+            topics.for_signal(SignalType.PAGE_VISITED),
+            orjson.dumps(
+                {
+                    "event_id": f"live-{now.timestamp():.0f}-{n}",
+                    "occurred_at": (now + timedelta(seconds=n)).isoformat(),
+                    "source": "demo-live",
+                    "person": _LIVE_PERSON,
+                    "account": _LIVE_ACCOUNT,
+                    "properties": {"path": "/pricing", "title": "Pricing"},
+                }
+            ),
+            key=b"live-demo.example",
+        )
+        for n in range(2)
+    ]
+    arrived: list[float] = []
+
+    def seen(message: Any) -> None:
+        if b"alex@live-demo.example" in message.value and not arrived:
+            arrived.append(time.monotonic())
+
+    reader = asyncio.create_task(
+        read_topic(
+            bootstrap,
+            topics.windows_opened,
+            until=lambda _: bool(arrived),
+            timeout=20,
+            on_record=seen,
+        )
+    )
+    await asyncio.sleep(1.5)  # the reader is assigned and has read the backlog
+    sent = time.monotonic()
+    await produce(bootstrap, records)
+    found = await reader
+    if arrived:
+        window = next(orjson.loads(m.value) for m in found if b"alex@live-" in m.value)
+        _say(_describe(window))
+        _say(f"  window opened {arrived[0] - sent:.2f}s after the signals were sent")
+    else:
+        _say("  no window within 15 s (see the worker log)")
 
 
 async def _count_dead_letters(bootstrap: str, topics: Topics) -> Counter[str]:

@@ -67,6 +67,15 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(default=1_000_000, ge=1024)
     batch_size: int = Field(default=500, ge=1, le=10_000)
     batch_seconds: float = Field(default=0.05, gt=0, le=10)
+    fetch_max_wait_ms: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description=(
+            "Longest a fetch waits for data; Faust fixes 1,500 ms, which brokers without "
+            "long-poll wake-up (the embedded one) add to every hop of a signal."
+        ),
+    )
     commit_interval_seconds: float = Field(
         default=2.8, gt=0, description="How often consumed offsets are committed."
     )

@@ -30,7 +30,7 @@ from faust.streams import _current_event
 from rules.cadence import CadenceState
 from rules.state import AccountState, ProspectState
 
-__all__ = ["PartitionBatch", "expiry_key", "partition_scope", "prospect_table_key"]
+__all__ = ["PartitionBatch", "StateMemo", "expiry_key", "partition_scope", "prospect_table_key"]
 
 S = TypeVar("S", AccountState, ProspectState, CadenceState)
 
@@ -55,19 +55,51 @@ def expiry_key(partition: int, expires_at: datetime, account_key: str | None, pk
     return f"{partition:05d}|{stamp}|{account_key or ''}|{pk}".encode()
 
 
+class StateMemo:
+    """Decoded states that outlive a batch, per table, bounded; owned by the agent.
+
+    A worker keeps seeing the same accounts on the partitions it owns, and decoding a stored
+    state with pydantic costs more than scoring a signal. Entries are written at flush, so the
+    memo only ever holds what the table holds. The agent clears it on every rebalance: a
+    partition that moves away and comes back may have changed meanwhile.
+    """
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self.tables: dict[str, dict[bytes, Any]] = {}
+
+    def for_table(self, name: str) -> dict[bytes, Any]:
+        return self.tables.setdefault(name, {})
+
+    def clear(self) -> None:
+        for values in self.tables.values():
+            values.clear()
+
+
 class _Cached(Generic[S]):
     """One table's values for this batch: decoded at first read, written once at flush."""
 
-    def __init__(self, table: Any, decode: Callable[[bytes], S]) -> None:
+    def __init__(
+        self,
+        table: Any,
+        decode: Callable[[bytes], S],
+        memo: dict[bytes, Any] | None = None,
+        limit: int = 0,
+    ) -> None:
         self._table = table
         self._decode: Callable[[bytes], S] = decode
         self._values: dict[bytes, S | None] = {}
         self._dirty: set[bytes] = set()
+        self._memo = memo
+        self._limit = limit
 
     def get(self, key: bytes) -> S | None:
         if key not in self._values:
-            raw = self._table.get(key)
-            self._values[key] = self._decode(raw) if raw else None
+            if self._memo is not None and key in self._memo:
+                self._values[key] = self._memo[key]
+            else:
+                raw = self._table.get(key)
+                self._values[key] = self._decode(raw) if raw else None
         return self._values[key]
 
     def put(self, key: bytes, state: S) -> None:
@@ -75,10 +107,15 @@ class _Cached(Generic[S]):
         self._dirty.add(key)
 
     def flush(self) -> int:
+        memo = self._memo
+        if memo is not None and len(memo) + len(self._dirty) > self._limit:
+            memo.clear()
         for key in self._dirty:
             state = self._values[key]
             assert state is not None
             self._table[key] = state.to_bytes()
+            if memo is not None:
+                memo[key] = state
         written = len(self._dirty)
         self._dirty.clear()
         return written
@@ -105,10 +142,22 @@ class _PersonView(Mapping[str, S]):
 
 
 class PartitionBatch:
-    def __init__(self, accounts: Any, prospects: Any, cadence: Any, expiries: Any) -> None:
-        self._accounts = _Cached(accounts, AccountState.from_bytes)
-        self._prospects = _Cached(prospects, ProspectState.from_bytes)
-        self._cadence = _Cached(cadence, CadenceState.from_bytes)
+    def __init__(
+        self,
+        accounts: Any,
+        prospects: Any,
+        cadence: Any,
+        expiries: Any,
+        memo: StateMemo | None = None,
+    ) -> None:
+        def cached(table: Any, name: str, decode: Callable[[bytes], S]) -> _Cached[S]:
+            if memo is None:
+                return _Cached(table, decode)
+            return _Cached(table, decode, memo.for_table(name), memo.limit)
+
+        self._accounts = cached(accounts, "accounts", AccountState.from_bytes)
+        self._prospects = cached(prospects, "prospects", ProspectState.from_bytes)
+        self._cadence = cached(cadence, "cadence", CadenceState.from_bytes)
         self._expiries = expiries
         self._indexed: dict[bytes, bytes] = {}
         self._unindexed: list[bytes] = []

@@ -72,3 +72,19 @@ def test_expiry_index_returns_only_due_entries_of_its_partition() -> None:
     batch.unindex_expiry(due[0][0])
     batch.flush_markers()
     assert {w for *_, w in batch.due_expiries(1, noon + timedelta(hours=2))} == {"w_2"}
+
+
+def test_state_memo_spares_the_decode_in_later_batches_until_cleared() -> None:
+    from streams.table_batch import StateMemo
+
+    accounts, memo = CountingTable(), StateMemo(limit=10)
+    first = PartitionBatch(accounts, CountingTable(), CountingTable(), CountingTable(), memo)
+    first.put_account("a.example", _account("a.example"))
+    first.flush()
+    second = PartitionBatch(accounts, CountingTable(), CountingTable(), CountingTable(), memo)
+    assert second.account("a.example") == _account("a.example")
+    assert accounts.gets == 0, "the memo answered; the table was not read"
+    memo.clear()  # a rebalance
+    third = PartitionBatch(accounts, CountingTable(), CountingTable(), CountingTable(), memo)
+    assert third.account("a.example") == _account("a.example")
+    assert accounts.gets == 1
