@@ -39,14 +39,13 @@ import bisect
 import datetime as dt
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, Self
+from typing import Literal
 
-import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
 from rules.cadence_rules import CadenceRules, expires_for
 from rules.sendtime import Urgency, paused_on, zone
-from rules.state import MAX_SEEN, is_seen, remember
+from rules.state import MAX_SEEN, Stored, is_seen, remember
 from signals.activity import (
     Activity,
     Bounced,
@@ -91,20 +90,7 @@ GateReason = Literal[
 ]
 
 
-class _Stored(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    def to_bytes(self) -> bytes:
-        """Canonical JSON (sorted keys): equal states give equal bytes."""
-        return orjson.dumps(self.model_dump(), option=orjson.OPT_SORT_KEYS)
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Self:
-        """Read back `to_bytes()` output. Raises `pydantic.ValidationError` on anything else."""
-        return cls.model_validate_json(data)
-
-
-class Touch(_Stored):
+class Touch(Stored):
     at: AwareDatetime
     event_id: str
     channel: TouchChannel
@@ -113,7 +99,7 @@ class Touch(_Stored):
     value_touch: bool = True
 
 
-class CadenceState(_Stored):
+class CadenceState(Stored):
     """Everything outreach tools told us about one person, bounded and order-independent."""
 
     touches: tuple[Touch, ...] = ()  # by (at, event_id), newest MAX_TOUCHES kept

@@ -32,7 +32,6 @@ value of the wrong type simply does not match.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping
 from functools import cached_property
@@ -43,7 +42,6 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
-    PlainValidator,
     PrivateAttr,
     Tag,
     field_validator,
@@ -51,6 +49,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core.core_schema import SerializerFunctionWrapHandler
+
+from rules.operators import APPLY, OPERATORS, Number, Scalar, prepare
 
 __all__ = [
     "CONDITION_TAGS",
@@ -72,21 +72,6 @@ Predicate = Callable[[Mapping[str, Any]], bool]
 MAX_DEPTH = 10
 MAX_PATTERN_LENGTH = 500
 FIELD_ROOTS = frozenset({"account", "champion", "person", "properties", "source", "type"})
-OPERATORS = (
-    "eq",
-    "ne",
-    "in",
-    "not_in",
-    "matches",
-    "contains",
-    "ends_with",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "between",
-    "exists",
-)
 # Pydantic puts the union tag into error locations; the loader strips these when it maps
 # an error back to a YAML line and a dotted field path.
 CONDITION_TAGS = frozenset({"field-condition", "all-condition", "any-condition", "not-condition"})
@@ -94,144 +79,7 @@ CONDITION_TAGS = frozenset({"field-condition", "all-condition", "any-condition",
 _STRICT = ConfigDict(frozen=True, extra="forbid")
 _FIELD_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$"
 _MAX_ITEMS = 10_000
-
-
-# ---------------------------------------------------------------- value types
-
-
-def _scalar(value: Any) -> str | int | float | bool:
-    if isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError("numbers must be finite")
-        return value
-    raise ValueError("expected a single string, number or boolean")
-
-
-def _number(value: Any) -> int | float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("expected a number")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError("numbers must be finite")
-    return value
-
-
-Scalar = Annotated[
-    str | int | float | bool, PlainValidator(_scalar, json_schema_input_type=str | float | bool)
-]
-Number = Annotated[int | float, PlainValidator(_number, json_schema_input_type=float)]
 _Suffix = Annotated[str, Field(min_length=1, max_length=253)]
-
-
-def _fold(value: Any) -> Any:
-    """Normalise a value for equality: casefold strings, keep booleans apart from numbers."""
-    if isinstance(value, str):
-        return ("s", value.casefold())
-    if isinstance(value, bool):
-        return ("b", value)
-    if isinstance(value, int | float):
-        return ("n", value)
-    return ("o", value)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-# ------------------------------------------------------ operator implementations
-# Each takes (fact value, prepared argument); the fact value is never None here.
-
-
-def _op_eq(value: Any, arg: Any) -> bool:
-    try:
-        return _fold(value) == arg
-    except TypeError:
-        return False
-
-
-def _op_ne(value: Any, arg: Any) -> bool:
-    return not _op_eq(value, arg)
-
-
-def _op_in(value: Any, arg: frozenset[Any]) -> bool:
-    try:
-        return _fold(value) in arg
-    except TypeError:  # unhashable fact, e.g. a list
-        return False
-
-
-def _op_not_in(value: Any, arg: frozenset[Any]) -> bool:
-    return not _op_in(value, arg)
-
-
-def _op_matches(value: Any, arg: re.Pattern[str]) -> bool:
-    return isinstance(value, str) and arg.search(value) is not None
-
-
-def _op_contains(value: Any, arg: Any) -> bool:
-    if isinstance(value, str):
-        return arg[0] == "s" and arg[1] in value.casefold()
-    if isinstance(value, list | tuple | set | frozenset):
-        return any(_op_eq(item, arg) for item in value)
-    return False
-
-
-def _op_ends_with(value: Any, arg: tuple[str, ...]) -> bool:
-    return isinstance(value, str) and value.casefold().endswith(arg)
-
-
-def _op_gt(value: Any, arg: float) -> bool:
-    return _is_number(value) and value > arg
-
-
-def _op_gte(value: Any, arg: float) -> bool:
-    return _is_number(value) and value >= arg
-
-
-def _op_lt(value: Any, arg: float) -> bool:
-    return _is_number(value) and value < arg
-
-
-def _op_lte(value: Any, arg: float) -> bool:
-    return _is_number(value) and value <= arg
-
-
-def _op_between(value: Any, arg: tuple[float, float]) -> bool:
-    return _is_number(value) and arg[0] <= value <= arg[1]
-
-
-def _op_exists(value: Any, arg: bool) -> bool:
-    return arg  # value is present (not None) here
-
-
-_APPLY: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": _op_eq,
-    "ne": _op_ne,
-    "in": _op_in,
-    "not_in": _op_not_in,
-    "matches": _op_matches,
-    "contains": _op_contains,
-    "ends_with": _op_ends_with,
-    "gt": _op_gt,
-    "gte": _op_gte,
-    "lt": _op_lt,
-    "lte": _op_lte,
-    "between": _op_between,
-    "exists": _op_exists,
-}
-
-
-def _prepare(op: str, arg: Any) -> Any:
-    if op in ("eq", "ne", "contains"):
-        return _fold(arg)
-    if op in ("in", "not_in"):
-        return frozenset(_fold(item) for item in arg)
-    if op == "matches":
-        return re.compile(arg, re.IGNORECASE)
-    if op == "ends_with":
-        return tuple(s.casefold() for s in ((arg,) if isinstance(arg, str) else arg))
-    return arg
 
 
 # ------------------------------------------------------------------- models
@@ -334,7 +182,7 @@ class FieldCondition(BaseModel):
             arg = getattr(self, "in_" if op == "in" else op)
             if arg is not None:
                 self._op = op
-                self._arg = _prepare(op, arg)
+                self._arg = prepare(op, arg)
                 return
 
     @model_serializer(mode="wrap")
@@ -356,7 +204,7 @@ class FieldCondition(BaseModel):
     @cached_property
     def predicate(self) -> Predicate:
         """This condition compiled to a plain function of the facts (built once, then cached)."""
-        field, arg, apply = self.field, self._arg, _APPLY[self._op]
+        field, arg, apply = self.field, self._arg, APPLY[self._op]
         when_missing = self._op in ("ne", "not_in") or (self._op == "exists" and not arg)
 
         def check(facts: Mapping[str, Any]) -> bool:

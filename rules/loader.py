@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from rules.conditions import CONDITION_TAGS
@@ -34,11 +34,16 @@ __all__ = [
     "SCHEMA_PATH",
     "Issue",
     "RulebookError",
+    "compose_yaml",
+    "error_message",
     "load_rulebook",
+    "locate",
     "parse_rulebook",
     "rulebook_json_schema",
     "summarise",
+    "write_json_schema",
     "write_rulebook_schema",
+    "yaml_json_schema",
 ]
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "rulebook.schema.json"
@@ -132,7 +137,7 @@ def _path_to(root: yaml.Node, target: yaml.Node) -> str | None:
     return None
 
 
-def _compose(text: str, source: str) -> tuple[yaml.Node, Any]:
+def compose_yaml(text: str, source: str) -> tuple[yaml.Node, Any]:
     loader = _StrictSafeLoader(text)
     node: yaml.Node | None = None
     try:
@@ -159,7 +164,7 @@ def _compose(text: str, source: str) -> tuple[yaml.Node, Any]:
 # ---------------------------------------------------------- error locations
 
 
-def _locate(root: yaml.Node, loc: tuple[int | str, ...]) -> tuple[int, str]:
+def locate(root: yaml.Node, loc: tuple[int | str, ...]) -> tuple[int, str]:
     """Walk a pydantic error location through the YAML tree: (1-based line, dotted field)."""
     node: yaml.Node | None = root
     line = root.start_mark.line + 1
@@ -186,7 +191,7 @@ def _locate(root: yaml.Node, loc: tuple[int | str, ...]) -> tuple[int, str]:
     return line, field
 
 
-def _message(error: ErrorDetails) -> str:
+def error_message(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return "unknown key (not part of followup/v1)"
@@ -202,8 +207,8 @@ def _message(error: ErrorDetails) -> str:
 def _issues(exc: ValidationError, root: yaml.Node) -> tuple[Issue, ...]:
     issues = []
     for error in exc.errors(include_url=False):
-        line, field = _locate(root, error["loc"])
-        issues.append(Issue(line, field or None, _message(error)))
+        line, field = locate(root, error["loc"])
+        issues.append(Issue(line, field or None, error_message(error)))
     return tuple(sorted(issues, key=lambda i: i.line if i.line is not None else 0))
 
 
@@ -212,7 +217,7 @@ def _issues(exc: ValidationError, root: yaml.Node) -> tuple[Issue, ...]:
 
 def parse_rulebook(text: str, source: str = "<string>") -> Rulebook:
     """Validate YAML text as a rulebook; `source` names it in errors. Raises RulebookError."""
-    root, data = _compose(text, source)
+    root, data = compose_yaml(text, source)
     try:
         return Rulebook.model_validate(data)
     except ValidationError as exc:
@@ -231,18 +236,26 @@ def load_rulebook(path: str | Path) -> Rulebook:
     return parse_rulebook(text, source=str(path))
 
 
+def yaml_json_schema(model: type[BaseModel], schema_id: str) -> dict[str, Any]:
+    """The JSON Schema of a YAML file's model (keys by alias, e.g. `apiVersion`, `in`)."""
+    schema = model.model_json_schema(by_alias=True, mode="validation")
+    return {"$schema": _JSON_SCHEMA_DIALECT, "$id": schema_id, **schema}
+
+
+def write_json_schema(path: str | Path, schema: dict[str, Any]) -> Path:
+    """Write a generated schema file (tests check the committed ones are current)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def rulebook_json_schema() -> dict[str, Any]:
-    """The JSON Schema of the YAML form (keys by alias, e.g. `apiVersion`, `in`, `not`)."""
-    schema = Rulebook.model_json_schema(by_alias=True, mode="validation")
-    return {"$schema": _JSON_SCHEMA_DIALECT, "$id": "followup/v1/rulebook", **schema}
+    return yaml_json_schema(Rulebook, "followup/v1/rulebook")
 
 
 def write_rulebook_schema(path: str | Path = SCHEMA_PATH) -> Path:
-    """Regenerate the schema file (a test checks the committed one is current)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rulebook_json_schema(), indent=2) + "\n", encoding="utf-8")
-    return path
+    return write_json_schema(path, rulebook_json_schema())
 
 
 def _num(value: float) -> str:

@@ -37,25 +37,27 @@ Semantics:
 `load_scenarios` raises `RulebookError` (file, line, dotted field) for a file that is not
 valid, the same way the rulebook loader does. `run_scenarios` is pure and never raises on a
 validated rulebook and scenarios. The JSON Schema in `rules/schemas/scenarios.schema.json` is
-generated from the models (`python -m rules.scenarios --write-schema`); never edit it by hand.
+generated from the models (`followup schemas`); never edit it by hand. Running them lives
+in `rules.scenario_run`.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from rules.explain import ScoreSnapshot, score_at
-from rules.loader import Issue, RulebookError, _compose, _locate, _message
-from rules.replay import Replay
-from rules.rulebook import Rulebook
+from rules.loader import (
+    Issue,
+    RulebookError,
+    compose_yaml,
+    error_message,
+    locate,
+    write_json_schema,
+    yaml_json_schema,
+)
 from signals.identity import person_key
 from signals.models import Person, Signal, SignalType
 from signals.windows import Play, WindowOpened
@@ -72,14 +74,12 @@ __all__ = [
     "load_scenarios",
     "normalise_person",
     "parse_scenarios",
-    "run_scenarios",
     "scenario_lines",
     "scenarios_json_schema",
     "write_scenarios_schema",
 ]
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "scenarios.schema.json"
-_JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _STRICT = ConfigDict(frozen=True, extra="forbid")
 _SIGNAL_TAGS = frozenset(t.value for t in SignalType)
 
@@ -91,6 +91,17 @@ _PersonKey = Annotated[
         description="Person key: the email (any case), or `id:<crm id>` for people without one.",
     ),
 ]
+
+
+def normalise_person(text: str) -> str:
+    """The person key a scenario means: emails are keyed like the engine keys them."""
+    text = text.strip()
+    if text.startswith("id:") or "@" not in text:
+        return text
+    try:
+        return person_key(Person(email=text))
+    except ValidationError:
+        return text.lower()
 
 
 class Range(BaseModel):
@@ -233,7 +244,7 @@ class ScenarioResult:
 
 def parse_scenarios(text: str, source: str = "<string>") -> ScenarioFile:
     """Validate YAML text as a scenario file. Raises RulebookError (file:line: field: why)."""
-    root, data = _compose(text, source)
+    root, data = compose_yaml(text, source)
     try:
         return ScenarioFile.model_validate(data)
     except ValidationError as exc:
@@ -247,8 +258,8 @@ def parse_scenarios(text: str, source: str = "<string>") -> ScenarioFile:
                 for e in errors
             ):
                 continue  # pydantic counts only the valid items: the invalid ones say why
-            line, field = _locate(root, loc)
-            issues.append(Issue(line, field or None, _message(error)))
+            line, field = locate(root, loc)
+            issues.append(Issue(line, field or None, error_message(error)))
         issues.sort(key=lambda i: i.line if i.line is not None else 0)
         first = issues[0]
         raise RulebookError(source, first.line, first.field, first.message, tuple(issues)) from None
@@ -277,145 +288,13 @@ def scenario_lines(text: str) -> list[int]:
     return []
 
 
-# --------------------------------------------------------------------- running
-
-
-def normalise_person(text: str) -> str:
-    """The person key a scenario means: emails are keyed like the engine keys them."""
-    text = text.strip()
-    if text.startswith("id:") or "@" not in text:
-        return text
-    try:
-        return person_key(Person(email=text))
-    except ValidationError:
-        return text.lower()
-
-
-def run_scenarios(rulebook: Rulebook, scenarios: Sequence[Scenario]) -> list[ScenarioResult]:
-    """Run each scenario on a fresh state; one result per scenario, in order."""
-    return [_run(rulebook, scenario, i) for i, scenario in enumerate(scenarios)]
-
-
-def _run(rulebook: Rulebook, scenario: Scenario, index: int) -> ScenarioResult:
-    state = Replay(rulebook)
-    clock: datetime | None = None
-    for signal in scenario.events:
-        clock = signal.occurred_at if clock is None else max(clock, signal.occurred_at)
-        state.apply(signal, scenario.now or clock)
-    windows = tuple(state.windows)
-    failures: list[str] = []
-    expect = scenario.expect
-    if expect.checks_windows:
-        failures += _check_windows(expect.windows or (), windows)
-    last = max(s.occurred_at for s in scenario.events)
-    for expected in expect.scores:
-        failures += _check_score(rulebook, state, expected, expected.at or last)
-    return ScenarioResult(scenario.name, index, tuple(failures), windows)
-
-
-def _describe(window: WindowOpened) -> str:
-    return (
-        f"{window.person_key}, play {window.play}, trigger {window.trigger_event_id} "
-        f"(total {window.score.total:g} at {window.as_of.isoformat()})"
-    )
-
-
-def _check_windows(
-    expected: Sequence[ExpectedWindow], windows: Sequence[WindowOpened]
-) -> list[str]:
-    """Match expected entries to windows one to one (a maximum bipartite matching)."""
-    candidates = [[j for j, w in enumerate(windows) if e.matches(w)] for e in expected]
-    owner: dict[int, int] = {}  # window index -> expected index
-
-    def claim(i: int, seen: set[int]) -> bool:
-        for j in candidates[i]:
-            if j in seen:
-                continue
-            seen.add(j)
-            if j not in owner or claim(owner[j], seen):
-                owner[j] = i
-                return True
-        return False
-
-    matched = {i for i in range(len(expected)) if claim(i, set())}
-    failures = []
-    got = "; ".join(_describe(w) for w in windows) or "none"
-    for i, e in enumerate(expected):
-        if i not in matched:
-            why = "no window matches" if not candidates[i] else "its windows match other entries"
-            failures.append(f"expected a window for {e}: {why}; windows opened: {got}")
-    for j, w in enumerate(windows):
-        if j not in owner:
-            failures.append(f"unexpected window: {_describe(w)}")
-    return failures
-
-
-def _check_score(
-    rulebook: Rulebook, state: Replay, expected: ExpectedScore, at: datetime
-) -> list[str]:
-    pk = normalise_person(expected.person)
-    snapshot = _final_score(rulebook, state, pk, at)
-    where = f"score of {pk} at {at.isoformat()}"
-    if snapshot is None:
-        return [f"{where}: no event in the scenario is about this person"]
-    failures = []
-    for name, wanted in (
-        ("total", expected.total),
-        ("fit", expected.fit),
-        ("engagement", expected.engagement),
-    ):
-        value = getattr(snapshot, name)
-        if wanted is not None and not wanted.holds(value):
-            failures.append(f"{where}: expected {name} {wanted}, got {value:.2f}{_parts(snapshot)}")
-    if expected.tier is not None and snapshot.tier != expected.tier:
-        failures.append(f"{where}: expected tier {expected.tier}, got {snapshot.tier}")
-    if expected.disqualified is not None:
-        got = snapshot.disqualified_by is not None
-        if got != expected.disqualified:
-            detail = f" by {snapshot.disqualified_by}" if got else ""
-            failures.append(
-                f"{where}: expected disqualified {str(expected.disqualified).lower()}, "
-                f"got {str(got).lower()}{detail}"
-            )
-    return failures
-
-
-def _parts(s: ScoreSnapshot) -> str:
-    return f" (fit {s.fit:.2f} + engagement {s.engagement:.2f}, threshold {s.threshold:g})"
-
-
-def _final_score(rulebook: Rulebook, state: Replay, pk: str, at: datetime) -> ScoreSnapshot | None:
-    """Score from the person's newest state (a person who moved has one per account)."""
-    found = [
-        (key, prospect)
-        for key, people in state.prospects.items()
-        if (prospect := people.get(pk)) is not None
-    ]
-    if not found:
-        return None
-    key, prospect = max(found, key=lambda f: (f[1].watermark or at, f[0] or ""))
-    account = state.accounts.get(key) if key is not None else None
-    return score_at(rulebook, prospect, account, at)
-
-
 # ---------------------------------------------------------------------- schema
 
 
 def scenarios_json_schema() -> dict[str, Any]:
     """The JSON Schema of the YAML form (editors use it for completion and checks)."""
-    schema = ScenarioFile.model_json_schema(by_alias=True, mode="validation")
-    return {"$schema": _JSON_SCHEMA_DIALECT, "$id": "followup/v1/scenarios", **schema}
+    return yaml_json_schema(ScenarioFile, "followup/v1/scenarios")
 
 
 def write_scenarios_schema(path: str | Path = SCHEMA_PATH) -> Path:
-    """Regenerate the schema file (a test checks the committed one is current)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(scenarios_json_schema(), indent=2) + "\n", encoding="utf-8")
-    return path
-
-
-if __name__ == "__main__":  # pragma: no cover - `make schemas`
-    if sys.argv[1:] != ["--write-schema"]:
-        sys.exit("usage: python -m rules.scenarios --write-schema")
-    print(write_scenarios_schema())
+    return write_json_schema(path, scenarios_json_schema())

@@ -37,6 +37,7 @@ __all__ = [
     "Contribution",
     "ProspectState",
     "Stamp",
+    "Stored",
     "add_contribution",
     "is_seen",
     "remember",
@@ -52,7 +53,9 @@ Stamp = tuple[AwareDatetime, str]
 """`(occurred_at, event_id)` of the event a value came from; the order of merges."""
 
 
-class _Stored(BaseModel):
+class Stored(BaseModel):
+    """Base of every state the tables hold: frozen, strict, canonical bytes."""
+
     model_config = _STATE
 
     def to_bytes(self) -> bytes:
@@ -65,7 +68,7 @@ class _Stored(BaseModel):
         return cls.model_validate_json(data)
 
 
-class Contribution(_Stored):
+class Contribution(Stored):
     """One scored engagement signal, as it was scored when it arrived (points before decay)."""
 
     event_id: str
@@ -93,7 +96,7 @@ class Contribution(_Stored):
         return (self.occurred_at, self.event_id)
 
 
-class ProspectState(_Stored):
+class ProspectState(Stored):
     person_key: str
     account_key: str | None = None
     person: Person
@@ -116,7 +119,7 @@ class ProspectState(_Stored):
     open_window_expires_at: AwareDatetime | None = None
 
 
-class AccountState(_Stored):
+class AccountState(Stored):
     account_key: str
     account: Account
     contributions: tuple[Contribution, ...] = ()

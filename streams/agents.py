@@ -18,12 +18,9 @@ derived from the person and the triggering event).
 
 from __future__ import annotations
 
-import logging
 import time
-import traceback
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,10 +33,10 @@ from signals.codec import Rejected, decode_signal, encode
 from signals.contacts import decode_contact
 from signals.identity import account_key, partition_key, person_key, signal_account_key
 from signals.models import JobChanged
-from signals.windows import ChampionHistory, WindowOpened
+from signals.windows import ChampionHistory
 from streams.clock import Clock
-from streams.dead_letter import dead_letter_headers
 from streams.metrics import BatchStats, Metrics
+from streams.publishing import Outgoing, Publisher
 from streams.routing import (
     ACTIVITY,
     ARRIVAL,
@@ -56,27 +53,13 @@ from streams.topics import Topics
 
 __all__ = ["Pipeline"]
 
-log = logging.getLogger(__name__)
-
 # The keyed topic is ours: its records were size-checked on the way in.
 _INTERNAL_MAX_BYTES = 2**31
 # Activities counted as outcomes of the play they answer (followup_play_outcomes_total).
 _OUTCOMES = frozenset({"touch_sent", "replied", "meeting_booked", "meeting_held"})
 
 
-@dataclass(frozen=True, slots=True)
-class _Out:
-    """A record the score agent publishes before it writes the state that records it."""
-
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]] | None = None
-    window: WindowOpened | None = None
-    occurred: float = 0.0  # event time of the triggering signal (unix seconds)
-
-
-class Pipeline:
+class Pipeline(Publisher):
     """What the agents share: producer, tables, rulebook, metrics and clock."""
 
     def __init__(
@@ -137,7 +120,7 @@ class Pipeline:
         """
         async for events in stream.take_events(self.batch_size, within=self.batch_seconds):
             stats = BatchStats()
-            outbox: list[_Out] = []
+            outbox: list[Outgoing] = []
             pending: list[tuple[Any, PartitionBatch]] = []
             for group in _by_partition(events):
                 with partition_scope(group[0]):
@@ -205,7 +188,7 @@ class Pipeline:
 
     # -- score --------------------------------------------------------------------------
 
-    def _score_one(self, message: Any, batch: PartitionBatch, stats: BatchStats) -> list[_Out]:
+    def _score_one(self, message: Any, batch: PartitionBatch, stats: BatchStats) -> list[Outgoing]:
         """Apply one keyed record to `batch`; return what must be published for it."""
         route = header(message.headers, ROUTE_HEADER)
         if route == TICK:
@@ -244,13 +227,13 @@ class Pipeline:
         if outcome.duplicate:
             stats.duplicates[signal.type.value] += 1
             return []
-        out: list[_Out] = []
+        out: list[Outgoing] = []
         now = self._now(message.partition, None)
         for pk, state in outcome.prospects.items():
             closed = replaced(batch.prospect(account, pk), state, now)
             if closed is not None:
                 stats.closed[closed.reason] += 1
-                out.append(_Out(self.topics.windows_closed, pk.encode(), encode(closed)))
+                out.append(Outgoing(self.topics.windows_closed, pk.encode(), encode(closed)))
             batch.put_prospect(account, pk, state)
         for suppressed in outcome.suppressed:
             stats.suppressed[suppressed.reason] += 1
@@ -262,11 +245,13 @@ class Pipeline:
                 message.partition, w.draft.expires_at, account, w.person_key, w.window_id
             )
         return out + [
-            _Out(self.topics.windows_opened, w.person_key.encode(), encode(w), None, w, occurred)
+            Outgoing(
+                self.topics.windows_opened, w.person_key.encode(), encode(w), None, w, occurred
+            )
             for w in outcome.windows
         ]
 
-    def _departure(self, message: Any, signal: JobChanged, batch: PartitionBatch) -> list[_Out]:
+    def _departure(self, message: Any, signal: JobChanged, batch: PartitionBatch) -> list[Outgoing]:
         """At the old account: read the person's history, then forward to the new account."""
         assert signal.properties.previous_account is not None  # routed here only with one
         old = account_key(signal.properties.previous_account.domain)
@@ -283,9 +268,9 @@ class Pipeline:
             (CHAMPION_HEADER, departure.history.model_dump_json().encode()),
         ]
         key = partition_key(signal.account, signal.person).encode()
-        return [_Out(self.topics.keyed, key, message.value, headers)]
+        return [Outgoing(self.topics.keyed, key, message.value, headers)]
 
-    def _activity(self, message: Any, batch: PartitionBatch, stats: BatchStats) -> list[_Out]:
+    def _activity(self, message: Any, batch: PartitionBatch, stats: BatchStats) -> list[Outgoing]:
         """What an outreach tool did: pace the cadence, close a window, maybe open one."""
         activity = decode_activity(message.value, max_bytes=_INTERNAL_MAX_BYTES)
         if isinstance(activity, Rejected):
@@ -317,14 +302,14 @@ class Pipeline:
         out = []
         if outcome.closed is not None:
             stats.closed[outcome.closed.reason] += 1
-            out.append(_Out(self.topics.windows_closed, pk.encode(), encode(outcome.closed)))
+            out.append(Outgoing(self.topics.windows_closed, pk.encode(), encode(outcome.closed)))
         if outcome.window is not None:
             window = outcome.window
             batch.index_expiry(
                 message.partition, window.draft.expires_at, account, pk, window.window_id
             )
             out.append(
-                _Out(
+                Outgoing(
                     self.topics.windows_opened,
                     pk.encode(),
                     encode(window),
@@ -335,7 +320,7 @@ class Pipeline:
             )
         return out
 
-    def _sweep(self, partition: int, batch: PartitionBatch, stats: BatchStats) -> list[_Out]:
+    def _sweep(self, partition: int, batch: PartitionBatch, stats: BatchStats) -> list[Outgoing]:
         """A tick: close this partition's windows that expired unused."""
         now = self._now(partition, None)
         out = []
@@ -344,7 +329,7 @@ class Pipeline:
             if cleared is not None and closed is not None:
                 batch.put_prospect(account, pk, cleared)
                 stats.closed[closed.reason] += 1
-                out.append(_Out(self.topics.windows_closed, pk.encode(), encode(closed)))
+                out.append(Outgoing(self.topics.windows_closed, pk.encode(), encode(closed)))
             batch.unindex_expiry(key)
         return out
 
@@ -362,7 +347,7 @@ class Pipeline:
             self._event_time[partition] = newest = event_time
         return newest if newest is not None else self.clock()
 
-    def _contact(self, message: Any, batch: PartitionBatch, stats: BatchStats) -> list[_Out]:
+    def _contact(self, message: Any, batch: PartitionBatch, stats: BatchStats) -> list[Outgoing]:
         contact = decode_contact(message.value, max_bytes=_INTERNAL_MAX_BYTES)
         if isinstance(contact, Rejected):
             return [
@@ -381,68 +366,6 @@ class Pipeline:
         return []
 
     # -- publishing and errors ----------------------------------------------------------
-
-    async def _publish(self, out: _Out, stats: BatchStats) -> None:
-        await self.app.producer.send(out.topic, out.key, out.value, None, None, out.headers)
-        if out.window is not None:
-            stats.windows[out.window.play] += 1
-            stats.window_latency_seconds.append(max(0.0, time.time() - out.occurred))
-
-    async def _reject(self, message: Any, rejected: Rejected, stats: BatchStats) -> None:
-        out = self._dead_letter_out(
-            message, rejected.reason, rejected.error_class, rejected.detail, stats
-        )
-        await self.app.producer.send(out.topic, out.key, out.value, None, None, out.headers)
-
-    async def _processing_error(self, message: Any, exc: Exception, stats: BatchStats) -> None:
-        # The traceback's frames name code, not data; the exception's message may quote a
-        # field value, so it is left out of the log and of the dead letter.
-        log.error(
-            "processing failed for %s[%d]@%d: %s\n%s",
-            message.topic,
-            message.partition,
-            message.offset,
-            type(exc).__name__,
-            "".join(traceback.format_tb(exc.__traceback__)),
-        )
-        out = self._dead_letter_out(
-            message,
-            "processing_error",
-            type(exc).__name__,
-            "processing raised; see worker log",
-            stats,
-        )
-        await self.app.producer.send(out.topic, out.key, out.value, None, None, out.headers)
-
-    def _dead_letter_out(
-        self, message: Any, reason: str, error_class: str, detail: str, stats: BatchStats
-    ) -> _Out:
-        value = message.value
-        size = len(value) if value is not None else 0
-        if value is not None and size > self.max_message_bytes:
-            # The producer could not carry it whole; keep its head and say so.
-            value = value[: self.max_message_bytes]
-        headers = dead_letter_headers(
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            error_class=error_class,
-            reason=reason,
-            detail=detail,
-            original=message.headers,
-            original_size=size,
-            truncated=value is not message.value,
-        )
-        stats.dead_lettered[(message.topic, reason)] += 1
-        log.warning(
-            "dead-lettered %s[%d]@%d: %s (%s)",
-            message.topic,
-            message.partition,
-            message.offset,
-            reason,
-            error_class,
-        )
-        return _Out(self.topics.dead_letter(message.topic), message.key, value, headers)
 
 
 def _by_partition(events: Sequence[Any]) -> list[list[Any]]:

@@ -122,7 +122,8 @@ def rules_test(file: Path, cases: tuple[Path, ...]) -> None:
     scenario fails, 2 when a file is missing or invalid (file:line: field: what is wrong).
     """
     from rules.loader import RulebookError
-    from rules.scenarios import load_scenarios, run_scenarios, scenario_lines
+    from rules.scenario_run import run_scenarios
+    from rules.scenarios import load_scenarios, scenario_lines
 
     rulebook = _rulebook(file)
     click.echo(f"rulebook {file}: version {rulebook.version}, hash {rulebook.hash}")

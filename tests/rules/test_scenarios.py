@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from rules.loader import RulebookError, load_rulebook
+from rules.scenario_run import run_scenarios
 from rules.scenarios import (
     SCHEMA_PATH,
     ScenarioFile,
     load_scenarios,
     normalise_person,
     parse_scenarios,
-    run_scenarios,
     scenario_lines,
     scenarios_json_schema,
 )
