@@ -27,12 +27,11 @@ from pydantic import (
     ConfigDict,
     Field,
     TypeAdapter,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from signals.codec import Rejected, load_object, rejected_from
+from signals.codec import Rejected, load_object, validate
 from signals.models import Account, Person
 from signals.windows import Play
 
@@ -245,9 +244,4 @@ def decode_activity(raw: bytes | None, *, max_bytes: int) -> Activity | Rejected
     kind = data.get("type")
     if not isinstance(kind, str) or kind not in _TYPES:
         return Rejected("unknown_type", "ValueError", f"type is not one of {sorted(_TYPES)}")
-    try:
-        return _ACTIVITY.validate_python(data)
-    except ValidationError as exc:
-        return rejected_from(exc, tags=_TYPES)
-    except Exception as exc:
-        return Rejected("invalid", type(exc).__name__, "unexpected error during validation")
+    return validate(_ACTIVITY.validate_python, data, tags=_TYPES)

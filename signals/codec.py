@@ -23,14 +23,17 @@ models keeps the outbound contract explicit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from signals.models import Signal, SignalType
 from signals.windows import WindowOpened
+
+T = TypeVar("T")
 
 __all__ = [
     "RejectReason",
@@ -40,6 +43,7 @@ __all__ = [
     "encode",
     "load_object",
     "rejected_from",
+    "validate",
 ]
 
 RejectReason = Literal[
@@ -89,10 +93,17 @@ def decode_signal(
         # The value itself stays out of the detail: it is producer input like any other.
         return Rejected("unknown_type", "ValueError", f"type is not one of {sorted(_KNOWN_TYPES)}")
 
+    return validate(_SIGNAL.validate_python, data, tags=_KNOWN_TYPES)
+
+
+def validate(
+    check: Callable[[Any], T], data: dict[str, Any], *, tags: frozenset[str]
+) -> T | Rejected:
+    """The shared last step of every decoder: validate, or say why not. Never raises."""
     try:
-        return _SIGNAL.validate_python(data)
+        return check(data)
     except ValidationError as exc:
-        return rejected_from(exc, tags=_KNOWN_TYPES)
+        return rejected_from(exc, tags=tags)
     except Exception as exc:
         # A validator bug must not stop the partition: dead-letter the record, name the class.
         return Rejected("invalid", type(exc).__name__, "unexpected error during validation")

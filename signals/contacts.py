@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from signals.codec import Rejected, load_object, rejected_from
+from signals.codec import Rejected, load_object, validate
 from signals.models import Account, Person
 
 __all__ = ["CrmContact", "decode_contact"]
@@ -42,7 +42,4 @@ def decode_contact(raw: bytes | None, *, max_bytes: int) -> CrmContact | Rejecte
     data = load_object(raw, max_bytes=max_bytes)
     if isinstance(data, Rejected):
         return data
-    try:
-        return CrmContact.model_validate(data)
-    except ValidationError as exc:
-        return rejected_from(exc, tags=frozenset())
+    return validate(CrmContact.model_validate, data, tags=frozenset())
