@@ -22,7 +22,7 @@ from rules.draft import build_draft, zone_for
 from rules.facts import facts_for
 from rules.rulebook import Disqualifier, Rulebook, Trigger
 from rules.scoring import engagement, fit, ranked, tier_at_least
-from rules.state import AccountState, Contribution, ProspectState
+from rules.state import AccountState, Contribution, ProspectState, scoring_basis
 from signals.models import Account, Person
 from signals.windows import (
     ChampionHistory,
@@ -111,12 +111,7 @@ def evaluate_window(
     `trigger_rule` is the engagement rule that scored the triggering signal (hot or not).
     """
     pk = prospect.person_key
-    contributions = prospect.contributions
-    person_account = prospect.account
-    if account is not None and account.account_key == prospect.account_key:
-        # The account state merges what every person's events said about the company.
-        contributions = contributions + account.contributions
-        person_account = account.account
+    contributions, person_account = scoring_basis(prospect, account)
     fit_points, fit_reasons, tier, disqualifier = _fit(rulebook, prospect.person, person_account)
     if disqualifier is not None:
         return prospect, None, Suppressed(pk, "disqualified")

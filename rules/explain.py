@@ -26,7 +26,7 @@ from rules.facts import facts_for
 from rules.replay import Replay
 from rules.rulebook import Rulebook
 from rules.scoring import engagement, fit, match_engagement_rule, ranked, render_detail
-from rules.state import AccountState, Contribution, ProspectState
+from rules.state import AccountState, ProspectState, scoring_basis
 from signals.identity import person_key as key_of_person
 from signals.identity import signal_account_key
 from signals.models import FundingAnnounced, PageVisited, Signal
@@ -124,16 +124,12 @@ class Timeline:
 def score_at(
     rulebook: Rulebook, prospect: ProspectState, account: AccountState | None, at: datetime
 ) -> ScoreSnapshot:
-    """The person's score at event time `at` (the engine's `_evaluate` arithmetic).
+    """The person's score at event time `at` (`rules.decide.evaluate_window`'s arithmetic).
 
     The account's contributions (funding, anonymous visits) count when `account` is the
     person's current account, and its merged account facts are used for fit, as in the engine.
     """
-    contributions: tuple[Contribution, ...] = prospect.contributions
-    person_account = prospect.account
-    if account is not None and account.account_key == prospect.account_key:
-        contributions = contributions + account.contributions
-        person_account = account.account
+    contributions, person_account = scoring_basis(prospect, account)
     facts = facts_for(None, prospect.person, person_account)
     fit_points, fit_reasons, tier, disqualifier = fit(rulebook, facts)
     horizon = rulebook.engagement.horizon_days

@@ -41,6 +41,7 @@ __all__ = [
     "add_contribution",
     "is_seen",
     "remember",
+    "scoring_basis",
 ]
 
 MAX_CONTRIBUTIONS = 200
@@ -127,6 +128,16 @@ class AccountState(Stored):
     watermark: AwareDatetime | None = None
     people: dict[str, AwareDatetime] = Field(default_factory=dict)
     attributes_as_of: dict[str, Stamp] = Field(default_factory=dict)
+
+
+def scoring_basis(
+    prospect: ProspectState, account: AccountState | None
+) -> tuple[tuple[Contribution, ...], Account | None]:
+    """What a prospect is scored on: their contributions, plus the account's when it is their
+    current account, and the account as every person's events there describe it."""
+    if account is not None and account.account_key == prospect.account_key:
+        return prospect.contributions + account.contributions, account.account
+    return prospect.contributions, prospect.account
 
 
 def is_seen(seen: dict[str, datetime], event_id: str, occurred_at: datetime) -> bool:
