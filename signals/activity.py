@@ -4,7 +4,7 @@ A sequencer, CRM or Slack bot that acted on a window tells the engine what happe
 was sent (on which channel, for which play and window), the person replied, an address
 bounced, the person opted out (unsubscribed included), a meeting was booked or held, the
 deal changed stage, or an auto-reply announced a vacation. The cadence core
-(`rules.cadence.apply_activity`) folds these into a per-person `CadenceState`.
+(`rules.core.cadence.apply_activity`) folds these into a per-person `CadenceState`.
 
 Same envelope as the signals (`event_id`, `occurred_at`, `source`, `person`, `account`), a
 `type` discriminator and `properties`. The models are tolerant readers (`extra="ignore"`):

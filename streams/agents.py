@@ -24,10 +24,10 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from rules.champions import apply_contact, depart, previous_person_key
-from rules.engine import apply_signal
-from rules.outreach import apply_outreach, expire, replaced
-from rules.rulebook import Rulebook
+from rules.core.champions import apply_contact, depart, previous_person_key
+from rules.core.engine import apply_signal
+from rules.core.outreach import apply_outreach, expire, replaced
+from rules.rulebook.model import Rulebook
 from signals.activity import decode_activity
 from signals.codec import Rejected, decode_signal, encode
 from signals.contacts import decode_contact

@@ -10,7 +10,7 @@ from typing import Any
 
 import faust
 
-from rules.rulebook import Rulebook
+from rules.rulebook.model import Rulebook
 from streams.agents import Pipeline
 from streams.clock import Clock, utc_now
 from streams.metrics import Metrics
@@ -115,7 +115,7 @@ def create_app(
         partitions=settings.partitions,
         internal=True,
     )
-    # Table values are our own orjson bytes (see rules.state): raw serializers on the app
+    # Table values are our own orjson bytes (see rules.core.state): raw serializers on the app
     # make the changelog carry exactly those bytes.
     accounts, prospects, cadence, expiries = (
         app.Table(name, key_type=bytes, value_type=bytes, partitions=settings.partitions)

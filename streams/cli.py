@@ -109,7 +109,7 @@ def rules() -> None:
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 def rules_check(file: Path) -> None:
     """Validate FILE and print a summary; exit 2 when it is not a valid rulebook."""
-    from rules.loader import RulebookError, load_rulebook, summarise
+    from rules.rulebook.loader import RulebookError, load_rulebook, summarise
 
     try:
         rulebook = load_rulebook(file)
@@ -126,8 +126,8 @@ _register_sample_command(cli)
 @cli.command()
 def schemas() -> None:
     """Regenerate every published JSON Schema: the contract, the rulebook, the scenarios."""
-    from rules.loader import write_rulebook_schema
-    from rules.scenarios import write_scenarios_schema
+    from rules.offline.scenarios import write_scenarios_schema
+    from rules.rulebook.loader import write_rulebook_schema
     from signals.schema import write_schemas
 
     for path in [*write_schemas(), write_rulebook_schema(), write_scenarios_schema()]:

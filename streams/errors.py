@@ -2,7 +2,7 @@
 
     FollowupError
     ├── ConfigurationError       settings or a rulebook that cannot be used; the CLI exits 2
-    │   └── (rules.loader.RulebookError is raised by the pure core and wrapped here)
+    │   └── (rules.rulebook.loader.RulebookError is raised by the pure core and wrapped here)
     └── BrokerError              the broker cannot be reached or started
         └── EmbeddedBrokerError  the bundled Tansu binary failed to start or answer
 

@@ -2,7 +2,7 @@
 
 `install_reload` registers one Faust timer that runs on every worker every `interval`
 seconds and, when the rulebook file's modification time or size changed (or after a
-SIGHUP), loads it with `rules.loader.load_rulebook`:
+SIGHUP), loads it with `rules.rulebook.loader.load_rulebook`:
 
 - valid, new content: the running `Pipeline.rulebook` and `app.followup_rulebook` are
   swapped (the score agent reads `pipeline.rulebook` per event, so the next event uses it),
@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from rules.loader import RulebookError, load_rulebook
-from rules.rulebook import Rulebook
+from rules.rulebook.loader import RulebookError, load_rulebook
+from rules.rulebook.model import Rulebook
 
 __all__ = ["ReloadMetrics", "ReloadResult", "RulebookReloader", "RulebookWatcher", "install_reload"]
 

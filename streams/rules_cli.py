@@ -1,6 +1,6 @@
 """Offline rulebook tools on the command line: test, explain, diff, report, and sample data.
 
-    followup rules test RULES.yaml CASES.yaml...      run scenario files (rules.scenarios)
+    followup rules test RULES.yaml CASES.yaml...      run scenario files (rules.offline.scenarios)
     followup rules explain RULES.yaml EVENTS.jsonl --person KEY
     followup rules diff OLD.yaml NEW.yaml EVENTS.jsonl
     followup rules report RULES.yaml EVENTS.jsonl -o report.html [--person KEY...] [--top N]
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 if TYPE_CHECKING:
-    from rules.rulebook import Rulebook
+    from rules.rulebook.model import Rulebook
     from signals.models import Signal
 
 __all__ = ["register", "register_sample"]
@@ -46,7 +46,7 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 
 
 def _rulebook(path: Path) -> Rulebook:
-    from rules.loader import RulebookError, load_rulebook
+    from rules.rulebook.loader import RulebookError, load_rulebook
 
     try:
         return load_rulebook(path)
@@ -98,7 +98,7 @@ def _people(signals: Sequence[Signal]) -> list[str]:
 
 
 def _resolve_person(text: str) -> str:
-    from rules.scenarios import normalise_person
+    from rules.offline.scenarios import normalise_person
 
     return normalise_person(text)
 
@@ -121,9 +121,9 @@ def rules_test(file: Path, cases: tuple[Path, ...]) -> None:
     Prints PASS or FAIL per scenario, with what was expected and what happened. Exit 1 when a
     scenario fails, 2 when a file is missing or invalid (file:line: field: what is wrong).
     """
-    from rules.loader import RulebookError
-    from rules.scenario_run import run_scenarios
-    from rules.scenarios import load_scenarios, scenario_lines
+    from rules.offline.scenario_run import run_scenarios
+    from rules.offline.scenarios import load_scenarios, scenario_lines
+    from rules.rulebook.loader import RulebookError
 
     rulebook = _rulebook(file)
     click.echo(f"rulebook {file}: version {rulebook.version}, hash {rulebook.hash}")
@@ -182,7 +182,7 @@ def _parse_time(value: str | None) -> datetime | None:
 @click.option("--at", "at", default=None, help="Score the final reasons at this time (ISO 8601).")
 def rules_explain(file: Path, events: Path, person: str, at: str | None) -> None:
     """Show how each event in EVENTS moved one person's score under FILE, and why."""
-    from rules.explain import explain, render_text
+    from rules.offline.explain import explain, render_text
 
     final_at = _parse_time(at)
     rulebook = _rulebook(file)
@@ -204,7 +204,7 @@ def rules_explain(file: Path, events: Path, person: str, at: str | None) -> None
 @click.option("--exit-code", is_flag=True, help="Exit 1 when the windows differ (for CI).")
 def rules_diff(old: Path, new: Path, events: Path, exit_code: bool) -> None:
     """Which windows a change from OLD to NEW adds, removes or re-plays over EVENTS."""
-    from rules.diff import diff, render_text
+    from rules.offline.diff import diff, render_text
 
     before, after = _rulebook(old), _rulebook(new)
     history = _read_events(events)
@@ -231,8 +231,8 @@ def rules_report(
     file: Path, events: Path, output: Path, persons: tuple[str, ...], top: int
 ) -> None:
     """Write an HTML report: score over time against the threshold, windows and reasons."""
-    from rules.explain import explain_many
-    from rules.report import render_html
+    from rules.offline.explain import explain_many
+    from rules.offline.report import render_html
 
     if top < 1:
         raise click.BadParameter("must be at least 1", param_hint="--top")

@@ -27,8 +27,8 @@ from typing import Any, Generic, TypeVar
 
 from faust.streams import _current_event
 
-from rules.cadence import CadenceState
-from rules.state import AccountState, ProspectState
+from rules.core.cadence import CadenceState
+from rules.core.state import AccountState, ProspectState
 
 __all__ = ["PartitionBatch", "StateMemo", "expiry_key", "partition_scope", "prospect_table_key"]
 

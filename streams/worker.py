@@ -6,8 +6,8 @@ import asyncio
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
-from rules.loader import RulebookError, load_rulebook
-from rules.rulebook import Rulebook
+from rules.rulebook.loader import RulebookError, load_rulebook
+from rules.rulebook.model import Rulebook
 from signals.codec import Rejected, encode
 from signals.contacts import decode_contact
 from signals.identity import person_key

@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
-from rules.loader import load_rulebook
-from rules.replay import replay
+from rules.offline.replay import replay
+from rules.rulebook.loader import load_rulebook
 from signals.codec import Rejected, decode_signal
 from signals.identity import partition_key
 from signals.windows import WindowOpened

@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 import pytest
 
-from rules.loader import load_rulebook
-from rules.replay import Replay
+from rules.offline.replay import Replay
+from rules.rulebook.loader import load_rulebook
 from signals.activity import decode_activity
 from signals.codec import decode_signal, decode_window
 from streams.local import Record, produce, read_topic, wait_until

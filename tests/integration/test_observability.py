@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from rules.loader import load_rulebook
+from rules.rulebook.loader import load_rulebook
 from streams.broker import free_port
 from streams.local import WorkerProcess, produce, wait_until
 from streams.settings import Settings

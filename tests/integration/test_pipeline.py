@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from rules.loader import load_rulebook
+from rules.rulebook.loader import load_rulebook
 from streams.local import Record, produce
 from tests.conftest import scrape
 from tests.support import (

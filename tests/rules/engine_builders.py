@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from rules.engine import Outcome, apply_signal
-from rules.rulebook import Rulebook
-from rules.state import AccountState, ProspectState
+from rules.core.engine import Outcome, apply_signal
+from rules.core.state import AccountState, ProspectState
+from rules.rulebook.model import Rulebook
 from signals.identity import signal_account_key
 from signals.models import Signal
 from signals.windows import WindowOpened

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from rules.champions import apply_contact, depart, previous_person_key
-from rules.engine import apply_signal
-from rules.rulebook import Rulebook
+from rules.core.champions import apply_contact, depart, previous_person_key
+from rules.core.engine import apply_signal
+from rules.rulebook.model import Rulebook
 from signals.contacts import CrmContact
 from signals.models import JobChanged
 from tests.rules.engine_builders import (

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-from rules.cadence import (
+from rules.core.cadence import (
     CadenceRules,
     CadenceState,
     Gate,
@@ -18,7 +18,7 @@ from rules.cadence import (
     expires_for,
     gate,
 )
-from rules.cadence_rules import Holiday
+from rules.rulebook.cadence import Holiday
 from signals.activity import Activity
 from signals.windows import Play
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from rules.conditions import (
+from rules.rulebook.conditions import (
     MAX_DEPTH,
     AllCondition,
     AnyCondition,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from rules.diff import diff, render_text
-from rules.rulebook import Rulebook
+from rules.offline.diff import diff, render_text
+from rules.rulebook.model import Rulebook
 from tests.rules.engine_builders import T0, make_rulebook, rulebook_data, visit
 
 VP = {"email": "vera@acme.com", "seniority": "vp"}  # fit 45

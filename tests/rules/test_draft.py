@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from rules.draft import zone_for
+from rules.core.draft import zone_for
 from signals.models import Account, Person
 from signals.windows import WindowOpened
 from tests.rules.engine_builders import (
@@ -53,7 +53,7 @@ def test_pricing_draft() -> None:
     assert d.why_now.startswith("Visited /pricing 2x in 2 days")
     assert d.channel == "email"
     assert d.timezone == "America/New_York"
-    # signal_triggered windows live 48 h after the send slot (rules.cadence_rules)
+    # signal_triggered windows live 48 h after the send slot (rules.rulebook.cadence)
     assert d.expires_at == max(NOW, d.send_at) + timedelta(hours=48)
     assert d.send_at >= NOW
     assert d.opening_line.startswith("Hi Ana,")

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from rules.decide import MAX_REASONS, Suppressed
-from rules.engine import apply_signal
-from rules.state import AccountState
+from rules.core.decide import MAX_REASONS, Suppressed
+from rules.core.engine import apply_signal
+from rules.core.state import AccountState
 from signals.models import Account
 from tests.rules.engine_builders import (
     ACME,

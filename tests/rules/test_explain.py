@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules.explain import explain, explain_many, render_text, score_at
-from rules.replay import replay
+from rules.offline.explain import explain, explain_many, render_text, score_at
+from rules.offline.replay import replay
 from tests.rules.engine_builders import ACME, RIVAL, T0, funding, make_rulebook, opened, visit
 
 VP = {"email": "vera@acme.com", "seniority": "vp"}  # fit 45 under make_rulebook

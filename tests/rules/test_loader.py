@@ -6,7 +6,7 @@ from textwrap import dedent
 
 import pytest
 
-from rules.loader import (
+from rules.rulebook.loader import (
     SCHEMA_PATH,
     RulebookError,
     load_rulebook,
@@ -15,7 +15,7 @@ from rules.loader import (
     summarise,
     write_rulebook_schema,
 )
-from rules.rulebook import Rulebook
+from rules.rulebook.model import Rulebook
 
 EXAMPLE = Path(__file__).parents[2] / "rules" / "examples" / "b2b_saas.yaml"
 
@@ -251,7 +251,7 @@ def test_load_reports_the_path(tmp_path: Path) -> None:
 
 def test_schema_file_is_current() -> None:
     on_disk = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    assert on_disk == rulebook_json_schema(), "run: python -c 'from rules.loader import "
+    assert on_disk == rulebook_json_schema(), "run: python -c 'from rules.rulebook.loader import "
     "write_rulebook_schema; write_rulebook_schema()'"
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from rules.replay import Replay
+from rules.offline.replay import Replay
 from signals.activity import Activity
 from tests.rules.engine_builders import (
     ACME,
@@ -141,7 +141,7 @@ def test_a_reply_is_attributed_to_the_play_of_the_touch_before_it() -> None:
 
 
 def test_an_unused_window_expires_and_a_used_one_does_not() -> None:
-    from rules.outreach import expire
+    from rules.core.outreach import expire
 
     r = Replay(make_rulebook())
     _hot(r, "p", T0)

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules.cadence_rules import CadenceRules
-from rules.draft import COUNTRY_ZONES
-from rules.scoring import decayed, engagement
-from rules.sendtime import send_at
-from rules.state import Contribution, ProspectState
+from rules.core.draft import COUNTRY_ZONES
+from rules.core.scoring import decayed, engagement
+from rules.core.sendtime import send_at
+from rules.core.state import Contribution, ProspectState
+from rules.rulebook.cadence import CadenceRules
 from signals.models import Signal, SignalType
 from tests.rules.engine_builders import (
     ACME,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from rules.explain import explain_many
-from rules.report import curve, render_html
+from rules.offline.explain import explain_many
+from rules.offline.report import curve, render_html
 from tests.rules.engine_builders import T0, make_rulebook, opened, visit
 
 VP = {"email": "vera@acme.com", "seniority": "vp", "title": "VP <script>alert(1)</script>"}

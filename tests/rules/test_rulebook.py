@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.conditions import evaluate
-from rules.loader import load_rulebook, parse_rulebook
-from rules.rulebook import Rulebook
+from rules.rulebook.conditions import evaluate
+from rules.rulebook.loader import load_rulebook, parse_rulebook
+from rules.rulebook.model import Rulebook
 
 EXAMPLE_PATH = Path(__file__).parents[2] / "rules" / "examples" / "b2b_saas.yaml"
 EXAMPLE = load_rulebook(EXAMPLE_PATH)

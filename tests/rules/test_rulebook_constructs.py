@@ -12,10 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from rules.loader import load_rulebook
-from rules.rulebook import Rulebook, Trigger
-from rules.scoring import day_capped, engagement, ranked, trigger_fires
-from rules.state import Contribution
+from rules.core.scoring import day_capped, engagement, ranked, trigger_fires
+from rules.core.state import Contribution
+from rules.rulebook.loader import load_rulebook
+from rules.rulebook.model import Rulebook, Trigger
 from signals.models import SignalType
 from tests.rules.engine_builders import (
     ACME,

@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from rules.loader import RulebookError, load_rulebook
-from rules.scenario_run import run_scenarios
-from rules.scenarios import (
+from rules.offline.scenario_run import run_scenarios
+from rules.offline.scenarios import (
     SCHEMA_PATH,
     ScenarioFile,
     load_scenarios,
@@ -20,6 +19,7 @@ from rules.scenarios import (
     scenario_lines,
     scenarios_json_schema,
 )
+from rules.rulebook.loader import RulebookError, load_rulebook
 from tests.rules.engine_builders import ACME, RIVAL, T0, make_rulebook
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "rules" / "examples"
@@ -239,4 +239,6 @@ def test_example_scenarios_pass_on_the_example_rulebook() -> None:
 
 def test_schema_file_is_current() -> None:
     on_disk = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    assert on_disk == scenarios_json_schema(), "run: python -m rules.scenarios --write-schema"
+    assert on_disk == scenarios_json_schema(), (
+        "run: python -m rules.offline.scenarios --write-schema"
+    )

@@ -5,9 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rules.facts import facts_for
-from rules.rulebook import Rulebook
-from rules.scoring import (
+from rules.core.facts import facts_for
+from rules.core.scoring import (
     decayed,
     engagement,
     fit,
@@ -16,7 +15,8 @@ from rules.scoring import (
     ranked,
     render_detail,
 )
-from rules.state import Contribution
+from rules.core.state import Contribution
+from rules.rulebook.model import Rulebook
 from signals.models import Account, Person, SignalType
 from tests.rules.engine_builders import (
     ACME,

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules.cadence_rules import CadenceRules, Holiday
-from rules.sendtime import Urgency, Vacation, paused_on, send_at
+from rules.core.sendtime import Urgency, Vacation, paused_on, send_at
+from rules.rulebook.cadence import CadenceRules, Holiday
 
 RULES = CadenceRules()
 NY = "America/New_York"

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from rules.state import (
+from rules.core.state import (
     MAX_CONTRIBUTIONS,
     MAX_SEEN,
     AccountState,

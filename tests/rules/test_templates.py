@@ -5,8 +5,8 @@ from typing import Any, get_args
 import pytest
 from pydantic import ValidationError
 
-from rules.loader import RulebookError, parse_rulebook
-from rules.templates import (
+from rules.rulebook.loader import RulebookError, parse_rulebook
+from rules.rulebook.templates import (
     DEFAULT_TEMPLATES,
     FILLER,
     PlayTemplates,

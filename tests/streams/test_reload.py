@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rules.loader import load_rulebook
+from rules.rulebook.loader import load_rulebook
 from streams.reload import RulebookReloader, RulebookWatcher, install_reload
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "rules" / "examples" / "b2b_saas.yaml"

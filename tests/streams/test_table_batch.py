@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules.state import AccountState
+from rules.core.state import AccountState
 from signals.models import Account
 from streams.table_batch import PartitionBatch, prospect_table_key
 

@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from faust.types import TP
 
-from rules.loader import load_rulebook
+from rules.rulebook.loader import load_rulebook
 from streams.app import create_app
 from streams.broker import free_port
 from streams.metrics import Metrics

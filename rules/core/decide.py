@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, get_args
 
-from rules.cadence import CadenceState, GateReason
-from rules.cadence import gate as cadence_gate
-from rules.draft import build_draft, zone_for
-from rules.facts import facts_for
-from rules.rulebook import Disqualifier, Rulebook, Trigger
-from rules.scoring import engagement, fit, ranked, tier_at_least
-from rules.state import AccountState, Contribution, ProspectState, scoring_basis
+from rules.core.cadence import CadenceState, GateReason
+from rules.core.cadence import gate as cadence_gate
+from rules.core.draft import build_draft, zone_for
+from rules.core.facts import facts_for
+from rules.core.scoring import engagement, fit, ranked, tier_at_least
+from rules.core.state import AccountState, Contribution, ProspectState, scoring_basis
+from rules.rulebook.model import Disqualifier, Rulebook, Trigger
 from signals.models import Account, Person
 from signals.windows import (
     ChampionHistory,
@@ -106,7 +106,7 @@ def evaluate_window(
     for the person's fit tier, or when `trigger` matched the signal and the fit tier is at
     least the trigger's (`force`, for a post-demo window, skips these and the cooldown);
     never when disqualified, inside the cooldown, or refused by the cadence gate
-    (`rules.cadence.gate`: opt-out, reply, spacing, caps, pauses). `play` overrides the play
+    (`rules.core.cadence.gate`: opt-out, reply, spacing, caps, pauses). `play` overrides the play
     the contributions would choose; the gate may still change it (no_response, breakup...).
     `trigger_rule` is the engagement rule that scored the triggering signal (hot or not).
     """

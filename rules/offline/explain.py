@@ -1,7 +1,7 @@
 """Explain a score: how each event moved one person's score, and why it is what it is.
 
 `explain(rulebook, signals, person_key)` replays a history through the same core the stream
-runs (`rules.engine.apply_signal`) and, for every event that touched the person, records the
+runs (`rules.core.engine.apply_signal`) and, for every event that touched the person, records the
 score right after it (fit, engagement, total, threshold, tier), what the event added, and
 whether a window opened or why not (below threshold, cooldown, disqualified, duplicate). The
 final reasons are ranked the way a window ranks them.
@@ -21,12 +21,12 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from rules.engine import Outcome
-from rules.facts import facts_for
-from rules.replay import Replay
-from rules.rulebook import Rulebook
-from rules.scoring import engagement, fit, match_engagement_rule, ranked, render_detail
-from rules.state import AccountState, ProspectState, scoring_basis
+from rules.core.engine import Outcome
+from rules.core.facts import facts_for
+from rules.core.scoring import engagement, fit, match_engagement_rule, ranked, render_detail
+from rules.core.state import AccountState, ProspectState, scoring_basis
+from rules.offline.replay import Replay
+from rules.rulebook.model import Rulebook
 from signals.identity import person_key as key_of_person
 from signals.identity import signal_account_key
 from signals.models import FundingAnnounced, PageVisited, Signal
@@ -124,7 +124,7 @@ class Timeline:
 def score_at(
     rulebook: Rulebook, prospect: ProspectState, account: AccountState | None, at: datetime
 ) -> ScoreSnapshot:
-    """The person's score at event time `at` (`rules.decide.evaluate_window`'s arithmetic).
+    """The person's score at event time `at` (`rules.core.decide.evaluate_window`'s arithmetic).
 
     The account's contributions (funding, anonymous visits) count when `account` is the
     person's current account, and its merged account facts are used for fit, as in the engine.

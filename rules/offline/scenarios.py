@@ -38,7 +38,7 @@ Semantics:
 valid, the same way the rulebook loader does. `run_scenarios` is pure and never raises on a
 validated rulebook and scenarios. The JSON Schema in `rules/schemas/scenarios.schema.json` is
 generated from the models (`followup schemas`); never edit it by hand. Running them lives
-in `rules.scenario_run`.
+in `rules.offline.scenario_run`.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from rules.loader import (
+from rules.rulebook.loader import (
     Issue,
     RulebookError,
     compose_yaml,
@@ -79,7 +79,7 @@ __all__ = [
     "write_scenarios_schema",
 ]
 
-SCHEMA_PATH = Path(__file__).parent / "schemas" / "scenarios.schema.json"
+SCHEMA_PATH = Path(__file__).parent.parent / "schemas" / "scenarios.schema.json"
 _STRICT = ConfigDict(frozen=True, extra="forbid")
 _SIGNAL_TAGS = frozenset(t.value for t in SignalType)
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rules.rulebook import Rulebook
-from rules.scoring import engagement
-from rules.state import MAX_PEOPLE, AccountState, ProspectState, remember
+from rules.core.scoring import engagement
+from rules.core.state import MAX_PEOPLE, AccountState, ProspectState, remember
+from rules.rulebook.model import Rulebook
 from signals.contacts import CrmContact
 from signals.identity import account_key, person_key
 from signals.models import JobChanged, Person

@@ -1,4 +1,4 @@
-"""Run scenario files (`rules.scenarios`) through the pure core and check expectations.
+"""Run scenario files (`rules.offline.scenarios`) through the pure core and check expectations.
 
 `run_scenarios` is what `followup rules test` calls: pure, and it never raises on a
 validated rulebook and scenarios. Each result says what was expected and what happened.
@@ -9,16 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from rules.explain import ScoreSnapshot, score_at
-from rules.replay import Replay
-from rules.rulebook import Rulebook
-from rules.scenarios import (
+from rules.offline.explain import ScoreSnapshot, score_at
+from rules.offline.replay import Replay
+from rules.offline.scenarios import (
     ExpectedScore,
     ExpectedWindow,
     Scenario,
     ScenarioResult,
     normalise_person,
 )
+from rules.rulebook.model import Rulebook
 from signals.windows import WindowOpened
 
 __all__ = ["run_scenarios"]

@@ -21,7 +21,7 @@ Operators on one field (exactly one per condition):
 A missing (null) fact matches only `exists: false`, `ne` and `not_in`. `all: []` is true and
 `any: []` is false. Conditions nest at most `MAX_DEPTH` levels.
 
-Facts are a flat mapping from dotted paths to values, built by `rules.facts`. Fields must
+Facts are a flat mapping from dotted paths to values, built by `rules.core.facts`. Fields must
 start with one of `FIELD_ROOTS` so a typo such as `acount.industry` is a load error rather
 than a rule that silently never matches.
 
@@ -50,7 +50,7 @@ from pydantic import (
 )
 from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
-from rules.operators import APPLY, OPERATORS, Number, Scalar, prepare
+from rules.rulebook.operators import APPLY, OPERATORS, Number, Scalar, prepare
 
 __all__ = [
     "CONDITION_TAGS",

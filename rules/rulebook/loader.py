@@ -26,8 +26,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from rules.conditions import CONDITION_TAGS
-from rules.rulebook import Rulebook
+from rules.rulebook.conditions import CONDITION_TAGS
+from rules.rulebook.model import Rulebook
 from signals.models import SignalType
 
 __all__ = [
@@ -46,7 +46,7 @@ __all__ = [
     "yaml_json_schema",
 ]
 
-SCHEMA_PATH = Path(__file__).parent / "schemas" / "rulebook.schema.json"
+SCHEMA_PATH = Path(__file__).parent.parent / "schemas" / "rulebook.schema.json"
 _JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 

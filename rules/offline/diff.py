@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from rules.replay import Replay
-from rules.rulebook import Rulebook
+from rules.offline.replay import Replay
+from rules.rulebook.model import Rulebook
 from signals.models import Signal
 from signals.windows import WindowOpened
 

@@ -10,7 +10,7 @@
   count trigger ("pricing twice in 48 hours") has its count.
 - `render_detail`: a rule's `detail` with `{dotted.path}` placeholders filled from facts.
 
-None of these raise on a validated rulebook and facts from `rules.facts`.
+None of these raise on a validated rulebook and facts from `rules.core.facts`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from rules.conditions import evaluate
-from rules.rulebook import Disqualifier, EngagementRule, Rulebook, Trigger
-from rules.state import Contribution
+from rules.core.state import Contribution
+from rules.rulebook.conditions import evaluate
+from rules.rulebook.model import Disqualifier, EngagementRule, Rulebook, Trigger
 from signals.models import Signal
 from signals.windows import FitReason
 

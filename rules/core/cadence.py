@@ -43,9 +43,9 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
-from rules.cadence_rules import CadenceRules, expires_for
-from rules.sendtime import Urgency, paused_on, zone
-from rules.state import MAX_SEEN, Stored, is_seen, remember
+from rules.core.sendtime import Urgency, paused_on, zone
+from rules.core.state import MAX_SEEN, Stored, is_seen, remember
+from rules.rulebook.cadence import CadenceRules, expires_for
 from signals.activity import (
     Activity,
     Bounced,

@@ -10,10 +10,10 @@ prospect; account-level signals (funding, a page visit naming only an account) u
 account and re-evaluate every known person there, in sorted person-key order.
 
 Order independence. Scoring uses event time only, contributions are kept sorted, and the
-merge of attributes keeps the newest value per field (`rules.merge`), so the same events in
+merge of attributes keeps the newest value per field (`rules.core.merge`), so the same events in
 any order give the same prospect and account states, except for the window bookkeeping
 (`last_window_at`, `last_window_id`, `windows_opened`): *whether* a window opened along the
-way depends on what had arrived when it was evaluated. Bounded memories (`rules.state`)
+way depends on what had arrived when it was evaluated. Bounded memories (`rules.core.state`)
 are the other exception, at their limits.
 
 Matching an engagement rule reads the event's own facts (its person, account and
@@ -29,19 +29,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from rules.cadence import CadenceState
-from rules.champions import champion_facts
-from rules.decide import Suppressed, evaluate_window
-from rules.draft import DRAFT_FACT_KEYS
-from rules.facts import facts_for
-from rules.merge import merge_account, merge_person, merge_prospect_account
-from rules.rulebook import EngagementRule, Rulebook
-from rules.scoring import (
+from rules.core.cadence import CadenceState
+from rules.core.champions import champion_facts
+from rules.core.decide import Suppressed, evaluate_window
+from rules.core.draft import DRAFT_FACT_KEYS
+from rules.core.facts import facts_for
+from rules.core.merge import merge_account, merge_person, merge_prospect_account
+from rules.core.scoring import (
     match_engagement_rule,
     match_trigger,
     render_detail,
 )
-from rules.state import (
+from rules.core.state import (
     MAX_PEOPLE,
     MAX_SEEN,
     AccountState,
@@ -52,6 +51,7 @@ from rules.state import (
     is_seen,
     remember,
 )
+from rules.rulebook.model import EngagementRule, Rulebook
 from signals.identity import person_key, signal_account_key
 from signals.models import Account, FundingAnnounced, PageVisited, Signal
 from signals.windows import (
@@ -91,8 +91,8 @@ def apply_signal(
 
     `account` is the stored state for the signal's account key; a state for another key is
     ignored (treated as absent). `history` comes with a job change forwarded from the
-    person's previous account (`rules.champions.depart`). `cadence` looks up what outreach
-    tools reported per person key (`rules.cadence`); only `.get` is used.
+    person's previous account (`rules.core.champions.depart`). `cadence` looks up what outreach
+    tools reported per person key (`rules.core.cadence`); only `.get` is used.
     """
     cadence = cadence if cadence is not None else {}
     key = signal_account_key(signal.account, signal.person)

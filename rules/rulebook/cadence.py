@@ -7,7 +7,7 @@ then phone; SMS is for reminders only, never recommended); after 5 unanswered va
 touches a breakup note, then a long silence; Tuesday and Thursday mornings in the person's
 own zone; stop on reply; never contact an opted-out person.
 
-Read by `rules.cadence.gate` and `rules.sendtime.send_at`; validated once at rulebook load
+Read by `rules.core.cadence.gate` and `rules.core.sendtime.send_at`; validated once at rulebook load
 (a bad value is a `RulebookError` naming the line), never at run time.
 """
 

@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from rules.cadence import CadenceState
-from rules.engine import Outcome, apply_signal
-from rules.outreach import ActivityOutcome, apply_outreach, replaced
-from rules.rulebook import Rulebook
-from rules.state import AccountState, ProspectState
+from rules.core.cadence import CadenceState
+from rules.core.engine import Outcome, apply_signal
+from rules.core.outreach import ActivityOutcome, apply_outreach, replaced
+from rules.core.state import AccountState, ProspectState
+from rules.rulebook.model import Rulebook
 from signals.activity import Activity
 from signals.identity import person_key, signal_account_key
 from signals.models import Signal

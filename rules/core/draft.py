@@ -4,12 +4,12 @@ Called by the engine once per opened window (`build_draft`), after the score and
 cadence gate are known. Pure: the send time comes from the injected `opened_at`, never from
 a clock. It never raises on a validated person and account; an unusable zone falls back.
 
-- Channel, urgency and lifetime come from the cadence gate (`rules.cadence.gate`).
+- Channel, urgency and lifetime come from the cadence gate (`rules.core.cadence.gate`).
 - `send_at` is the next business-hours slot in the person's zone for that urgency, skipping
-  weekends, company holidays and the person's vacations (`rules.sendtime.send_at`);
+  weekends, company holidays and the person's vacations (`rules.core.sendtime.send_at`);
   `expires_at` is the play's lifetime after the later of `opened_at` and `send_at`.
 - Subject, opening line, call to action and phrases to avoid are the play's templates from
-  the rulebook (`plays:`), rendered in the placeholder-only sandbox of `rules.templates`.
+  the rulebook (`plays:`), rendered in the placeholder-only sandbox of `rules.rulebook.templates`.
 - Talking points: one evidence point per kind of signal behind the window (pricing, docs,
   a round, a new role...), then the play's template points, at most four.
 
@@ -23,11 +23,11 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
-from rules.cadence import Gate
-from rules.rulebook import Rulebook
-from rules.sendtime import send_at
-from rules.state import Contribution
-from rules.templates import FILLER, money, render_draft_text, template_facts
+from rules.core.cadence import Gate
+from rules.core.sendtime import send_at
+from rules.core.state import Contribution
+from rules.rulebook.model import Rulebook
+from rules.rulebook.templates import FILLER, money, render_draft_text, template_facts
 from signals.models import Account, Person, SignalType
 from signals.windows import Draft, FitReason, Play, Reason, Score
 

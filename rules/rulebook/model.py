@@ -14,10 +14,11 @@ Format `followup/v1`. A rulebook has three sections:
 Optional sections with defaults (a rulebook without them stays valid) include:
 
 - `cadence`: touch spacing and caps, channel switching, breakup, pauses and send times
-  (`rules.cadence_rules.CadenceRules`).
-- `plays`: draft copy per play, overriding `rules.templates.DEFAULT_TEMPLATES` field by field.
+  (`rules.rulebook.cadence.CadenceRules`).
+- `plays`: draft copy per play, overriding `rules.rulebook.templates.DEFAULT_TEMPLATES`
+  field by field.
 
-Conditions (`when`) are a small declarative vocabulary, never code: see `rules.conditions`.
+Conditions (`when`) are a small declarative vocabulary, never code: see `rules.rulebook.conditions`.
 The `hash` of a rulebook is taken over its validated content, so comments and key order do
 not change it; every window records `version` and `hash`.
 """
@@ -31,10 +32,10 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from rules.cadence_rules import CadenceRules
-from rules.conditions import Condition
-from rules.state import MAX_CONTRIBUTIONS
-from rules.templates import PlayTemplates
+from rules.core.state import MAX_CONTRIBUTIONS
+from rules.rulebook.cadence import CadenceRules
+from rules.rulebook.conditions import Condition
+from rules.rulebook.templates import PlayTemplates
 from signals.models import SignalType
 from signals.windows import Play
 
@@ -153,7 +154,7 @@ class Trigger(BaseModel):
     person's history at their previous account). Cooldown and disqualifiers still apply.
     With `min_count` above 1 it also needs that many contributions of engagement rule `rule`
     (the current signal's included) within `within_hours` before the current signal:
-    "pricing twice in 48 hours" (see `rules.scoring.trigger_fires`).
+    "pricing twice in 48 hours" (see `rules.core.scoring.trigger_fires`).
     """
 
     model_config = _STRICT

@@ -6,11 +6,11 @@ line, and the reasons behind the final score. The file has no scripts and loads 
 (inline CSS and SVG only), so it can be mailed, attached to a ticket or opened offline.
 
 The line is sampled at every event (just before it, decayed, and right after it) and at
-regular intervals in between, computed with `rules.explain.score_at` from the states the
+regular intervals in between, computed with `rules.offline.explain.score_at` from the states the
 timeline recorded, so decay between events is drawn as the engine computes it.
 
 Every piece of text from the data (people, paths, subjects, rule details) is escaped.
-Pure: no I/O; never raises on timelines built by `rules.explain`.
+Pure: no I/O; never raises on timelines built by `rules.offline.explain`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import html
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from rules.explain import Timeline, score_at
-from rules.rulebook import Rulebook
+from rules.offline.explain import Timeline, score_at
+from rules.rulebook.model import Rulebook
 
 __all__ = ["curve", "render_html"]
 

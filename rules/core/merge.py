@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from rules.state import Stamp
+from rules.core.state import Stamp
 from signals.identity import account_key
 from signals.models import Account, Person
 

@@ -3,7 +3,7 @@
 The score agent calls `apply_outreach` once per decoded `outreach.activity` record, on the
 partition of the person's account, with the person's cadence state and prospect state. Pure.
 
-- The cadence state folds the activity in (`rules.cadence.apply_activity`).
+- The cadence state folds the activity in (`rules.core.cadence.apply_activity`).
 - A touch closes the window it used; a reply or an opt-out closes the person's open window.
   Each close is a `WindowClosed` for `followup.windows-closed`.
 - A meeting held opens a post-demo window at once (if still inside its lifetime at `now`),
@@ -21,10 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from rules.cadence import CadenceState, apply_activity, expires_for
-from rules.decide import Suppressed, evaluate_window
-from rules.rulebook import Rulebook
-from rules.state import AccountState, ProspectState
+from rules.core.cadence import CadenceState, apply_activity, expires_for
+from rules.core.decide import Suppressed, evaluate_window
+from rules.core.state import AccountState, ProspectState
+from rules.rulebook.model import Rulebook
 from signals.activity import (
     Activity,
     MeetingBooked,

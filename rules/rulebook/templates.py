@@ -14,7 +14,7 @@ all missing is left out; the draft still gets 2 to 4 points (`FILLER` tops it up
 
 Facts the defaults use (`template_facts` fills them): `person.first_name`, `person.title`,
 `account.name`, `account.employees`, `trigger`, `fit.reason`, `funding.amount`, and the
-trigger's event facts from `rules.draft.DRAFT_FACT_KEYS` (`properties.path`, ...).
+trigger's event facts from `rules.core.draft.DRAFT_FACT_KEYS` (`properties.path`, ...).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 `prepare` turns an operator's validated argument into the form its check wants (casefolded
 values, a compiled regex, a tuple of suffixes) once, at load time; `APPLY` maps each name
 in `OPERATORS` to a check of (fact value, prepared argument) that never raises on odd fact
-values. The condition models live in `rules.conditions`.
+values. The condition models live in `rules.rulebook.conditions`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Engine state: what the streaming tables store per prospect and per account.
 
-The engine (`rules.engine.apply_signal`) reads these and returns new ones; the stream glue
+The engine (`rules.core.engine.apply_signal`) reads these and returns new ones; the stream glue
 stores them with `to_bytes()` and reads them back with `from_bytes()` (orjson, keys sorted,
 so equal states give equal bytes). `from_bytes` raises `pydantic.ValidationError` on bytes
 it did not write; the glue treats that as a corrupt table entry.

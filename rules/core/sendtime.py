@@ -1,10 +1,10 @@
 """When a follow-up should go out: a business-hours slot in the person's own time zone.
 
-Called by the engine once per opened window (`send_at`), and by `rules.cadence.gate` to
+Called by the engine once per opened window (`send_at`), and by `rules.core.cadence.gate` to
 tell whether a day is a pause (`paused_on`). Pure: the base time is injected. It never
 raises: an unknown zone falls back to the rulebook's `default_timezone`, then UTC.
 
-Urgency (chosen by `rules.cadence.gate` from the play):
+Urgency (chosen by `rules.core.cadence.gate` from the play):
 
 - `now`: the earliest business-hours minute at or after `base` (hot signals, post-demo
   recaps: speed is what converts).
@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from rules.cadence_rules import WEEKDAYS, CadenceRules
+from rules.rulebook.cadence import WEEKDAYS, CadenceRules
 
 __all__ = ["MAX_SEARCH_DAYS", "Urgency", "Vacation", "paused_on", "send_at", "zone"]
 
