@@ -11,7 +11,8 @@ Operators on one field (exactly one per condition):
 
 - eq, ne, in, not_in: equality; strings compare case-insensitively (casefold). Booleans
   equal only booleans, so `eq: 1` never matches `true`.
-- matches: a regular expression, case-insensitive, searched (`re.search`), strings only.
+- matches: a regular expression in RE2 syntax (linear time; no backreferences or
+  lookaround), case-insensitive, searched anywhere, strings only.
 - contains: a substring of a string (case-insensitive) or a member of a list.
 - ends_with: a suffix or a list of suffixes, case-insensitive, strings only.
 - gt, gte, lt, lte, between ([lo, hi], inclusive): numbers only; a fact that is not a
@@ -32,11 +33,11 @@ value of the wrong type simply does not match.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Annotated, Any, ClassVar
 
+import re2
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -50,7 +51,7 @@ from pydantic import (
 )
 from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
-from rules.rulebook.operators import APPLY, OPERATORS, Number, Scalar, prepare
+from rules.rulebook.operators import APPLY, OPERATORS, Number, Scalar, compile_pattern, prepare
 
 __all__ = [
     "CONDITION_TAGS",
@@ -165,9 +166,13 @@ class FieldCondition(BaseModel):
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re.compile(value, re.IGNORECASE)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+                compile_pattern(value)
+            except re2.error as exc:
+                why = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+                raise ValueError(
+                    f"invalid regular expression {value!r} (RE2 syntax: no backreferences or "
+                    f"lookaround): {why}"
+                ) from None
         return value
 
     @field_validator("between")

@@ -203,6 +203,8 @@ def _errors(data: Any) -> list[str]:
         ({"field": "account.industry", "eq": None}, "use exists: false"),
         ({"field": "person.title", "matches": "(unclosed"}, "invalid regular expression"),
         ({"field": "person.title", "matches": "a" * 501}, "at most 500 characters"),
+        ({"field": "person.title", "matches": r"(vp)\1"}, "no backreferences or lookaround"),
+        ({"field": "person.title", "matches": "(?<=x)y"}, "no backreferences or lookaround"),
         ({"field": "acount.industry", "eq": "saas"}, "unknown field 'acount.industry'"),
         ({"field": "account.industry", "eq": ["a", "b"]}, "a single string, number or bool"),
         ({"field": "account.employees", "gt": "10"}, "expected a number"),
@@ -222,6 +224,20 @@ def _errors(data: Any) -> list[str]:
 def test_invalid_condition(data: Any, fragment: str) -> None:
     messages = _errors(data)
     assert any(fragment in m for m in messages), messages
+
+
+def test_matches_runs_in_linear_time_on_a_crafted_input() -> None:
+    """`(a+)+$` against 'aaa...a!' backtracks exponentially in Python's `re`: this input
+    would not finish in any test timeout. RE2 answers in one linear pass."""
+    condition = cond({"field": "properties.path", "matches": "(a+)+$"})
+    crafted = "a" * 20_000 + "!"
+    assert not condition.evaluate({"properties.path": crafted})
+    assert condition.evaluate({"properties.path": crafted[:-1]})
+
+
+def test_matches_is_case_insensitive_beyond_ascii() -> None:
+    condition = cond({"field": "account.name", "matches": "^ÉCOLE"})
+    assert condition.evaluate({"account.name": "école des données"})
 
 
 def _nested(depth: int) -> dict[str, Any]:

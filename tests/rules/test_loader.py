@@ -69,6 +69,12 @@ def test_minimal_text_parses() -> None:
             "invalid regular expression",
         ),
         (
+            MINIMAL.replace('matches: "^/pricing"', 'matches: "^/pricing(?!/old)"'),
+            7,
+            "engagement.rules[0].when.matches",
+            "RE2 syntax: no backreferences or lookaround",
+        ),
+        (
             MINIMAL.replace("matches:", "like:"),
             7,
             "engagement.rules[0].when",
