@@ -17,12 +17,11 @@ locations and error types only, never values.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Final, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -32,7 +31,8 @@ from pydantic import (
 )
 
 from signals.codec import Rejected, load_object, validate
-from signals.models import Account, Person
+from signals.models import Account, EventDate, EventTime, Person
+from signals.text import Id, Source
 from signals.windows import Play
 
 __all__ = [
@@ -58,9 +58,10 @@ __all__ = [
 ]
 
 ACTIVITY_SCHEMA_VERSION: Final = 1
+MAX_OUT_OF_OFFICE_DAYS: Final = 366
 
 _INBOUND = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
-_Id = Annotated[str, Field(min_length=1, max_length=200)]
+_Id = Id
 
 TouchChannel = Literal["email", "linkedin", "phone", "sms"]
 """Channels a touch can go out on. `sms` is counted but never recommended (reminders only)."""
@@ -108,7 +109,7 @@ class OptedOutProperties(BaseModel):
 class MeetingBookedProperties(BaseModel):
     model_config = _INBOUND
 
-    meeting_at: AwareDatetime | None = Field(default=None, description="When it will be held.")
+    meeting_at: EventTime | None = Field(default=None, description="When it will be held.")
 
     @field_validator("meeting_at")
     @classmethod
@@ -144,10 +145,10 @@ class OutOfOfficeProperties(BaseModel):
         frozen=True, extra="ignore", str_strip_whitespace=True, populate_by_name=True
     )
 
-    from_: date | None = Field(
+    from_: EventDate | None = Field(
         default=None, alias="from", description="First day away; the event's date if absent."
     )
-    until: date = Field(description="Last day away (inclusive).")
+    until: EventDate = Field(description="Last day away (inclusive).")
 
     @model_validator(mode="after")
     def _ordered(self) -> OutOfOfficeProperties:
@@ -161,15 +162,10 @@ class _Activity(BaseModel):
 
     schema_version: Literal[1] = ACTIVITY_SCHEMA_VERSION
     event_id: _Id = Field(description="Unique per producer; the deduplication key.")
-    occurred_at: AwareDatetime = Field(description="RFC 3339 with offset; stored as UTC.")
-    source: Annotated[str, Field(min_length=1, max_length=100)]
+    occurred_at: EventTime = Field(description="RFC 3339 with offset; stored as UTC.")
+    source: Source
     person: Person
     account: Account | None = None
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
 
 
 class TouchSent(_Activity):
@@ -214,6 +210,15 @@ class OutOfOffice(_Activity):
 
     type: Literal[ActivityType.OUT_OF_OFFICE] = ActivityType.OUT_OF_OFFICE
     properties: OutOfOfficeProperties
+
+    @model_validator(mode="after")
+    def _plausible_span(self) -> OutOfOffice:
+        # A span this long is a broken auto-reply, not a vacation; shorter ones are capped
+        # by the rulebook's cadence.max_vacation_days where they are applied.
+        first = self.properties.from_ or self.occurred_at.date()
+        if (self.properties.until - first).days > MAX_OUT_OF_OFFICE_DAYS:
+            raise ValueError(f"out_of_office spans more than {MAX_OUT_OF_OFFICE_DAYS} days")
+        return self
 
 
 Activity = Annotated[

@@ -10,7 +10,12 @@ topic with its reason. The checks run cheapest first:
     orjson fails otherwise    -> not_json
     not a JSON object         -> not_object
     `type` unknown            -> unknown_type     (absent or null: `default_type`, if any)
-    validation fails          -> missing_identity (no person/account to key it by) or invalid
+    validation fails          -> missing_identity (no person/account to key it by),
+                                 limit_exceeded (a text or list over its limit) or invalid
+
+`too_far_ahead` is the edge's time check after decoding (`future_event`): an event dated
+past the clock plus the allowed skew never reaches the core, where it would move a
+watermark. The score stage adds `too_late` (older than the horizon) itself.
 
 `Rejected.detail` names only locations and error types ("person.email: value_error"), never
 input values: dead-letter records are read by people and shipped to logs, and the values are
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final, Literal, TypeVar
 
 import orjson
@@ -43,6 +49,7 @@ __all__ = [
     "encode",
     "load_object",
     "rejected_from",
+    "too_far_ahead",
     "validate",
 ]
 
@@ -54,8 +61,13 @@ RejectReason = Literal[
     "not_object",
     "unknown_type",
     "missing_identity",
+    "limit_exceeded",
     "invalid",
+    "future_event",
+    "too_late",
+    "unmapped",
 ]
+_LIMIT_ERRORS: Final = frozenset({"string_too_long", "too_long"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +126,18 @@ def encode(model: BaseModel) -> bytes:
     return orjson.dumps(model.model_dump(mode="json"))
 
 
+def too_far_ahead(occurred_at: datetime, now: datetime, max_skew_seconds: float) -> Rejected | None:
+    """A `future_event` rejection when `occurred_at` is more than the skew past `now`."""
+    ahead = (occurred_at - now).total_seconds()
+    if ahead <= max_skew_seconds:
+        return None
+    return Rejected(
+        "future_event",
+        "ValueError",
+        f"occurred_at is {ahead:.0f}s ahead (max {max_skew_seconds:g}s)",
+    )
+
+
 def decode_window(raw: bytes) -> WindowOpened:
     """Parse a window event (consumers, tests). Raises `pydantic.ValidationError` if bad."""
     return WindowOpened.model_validate_json(raw)
@@ -146,6 +170,7 @@ def rejected_from(exc: ValidationError, *, tags: frozenset[str]) -> Rejected:
     """
     errors = exc.errors(include_url=False, include_input=False, include_context=False)
     identity = False
+    limit = False
     parts: list[str] = []
     for error in errors:
         loc = error["loc"]
@@ -158,11 +183,15 @@ def rejected_from(exc: ValidationError, *, tags: frozenset[str]) -> Rejected:
             identity = True
         elif kind == "missing" and len(loc) == 1 and loc[0] in _IDENTITY_FIELDS:
             identity = True
+        elif kind in _LIMIT_ERRORS:
+            limit = True
         if len(parts) < _MAX_DETAIL_ERRORS:
             parts.append(f"{'.'.join(str(p) for p in loc) or '<root>'}: {kind}")
     if len(errors) > _MAX_DETAIL_ERRORS:
         parts.append(f"... {len(errors) - _MAX_DETAIL_ERRORS} more")
-    reason: RejectReason = "missing_identity" if identity else "invalid"
+    reason: RejectReason = (
+        "missing_identity" if identity else "limit_exceeded" if limit else "invalid"
+    )
     return Rejected(reason, type(exc).__name__, "; ".join(parts))
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from signals.codec import Rejected, load_object, validate
-from signals.models import Account, Person
+from signals.models import Account, EventTime, Person
+from signals.text import Id, Source
 
 __all__ = ["CrmContact", "decode_contact"]
 
@@ -24,9 +25,9 @@ class CrmContact(BaseModel):
 
     type: Literal["crm_contact"] = "crm_contact"
     schema_version: Literal[1] = 1
-    event_id: Annotated[str, Field(min_length=1, max_length=200)]
-    occurred_at: AwareDatetime = Field(description="When the CRM record last changed.")
-    source: Annotated[str, Field(min_length=1, max_length=100)] = "crm"
+    event_id: Id
+    occurred_at: EventTime = Field(description="When the CRM record last changed.")
+    source: Source = "crm"
     person: Person
     account: Account
     roles: tuple[Annotated[str, Field(min_length=1, max_length=50)], ...] = ()

@@ -15,6 +15,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from signals.models import Account, Person
+from signals.records import AccountRec, PersonRec
 
 __all__ = [
     "PERSONAL_EMAIL_DOMAINS",
@@ -82,7 +83,7 @@ def is_personal_domain(domain: str) -> bool:
     return account_key(domain) in PERSONAL_EMAIL_DOMAINS
 
 
-def person_key(person: Person) -> str:
+def person_key(person: Person | PersonRec) -> str:
     if person.email:
         local, _, domain = person.email.strip().rpartition("@")
         return f"{local.lower()}@{email_domain(domain)}"
@@ -90,7 +91,9 @@ def person_key(person: Person) -> str:
     return f"id:{person.id.strip()}"
 
 
-def signal_account_key(account: Account | None, person: Person | None) -> str | None:
+def signal_account_key(
+    account: Account | AccountRec | None, person: Person | PersonRec | None
+) -> str | None:
     """The account a signal belongs to: the named account, else the person's work domain."""
     if account is not None:
         return account_key(account.domain)
@@ -101,7 +104,7 @@ def signal_account_key(account: Account | None, person: Person | None) -> str | 
     return None
 
 
-def partition_key(account: Account | None, person: Person | None) -> str:
+def partition_key(account: Account | AccountRec | None, person: Person | PersonRec | None) -> str:
     """The repartition key: the account key, else `person:<person key>`."""
     key = signal_account_key(account, person)
     if key is not None:

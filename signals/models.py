@@ -17,12 +17,26 @@ from typing import Annotated, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     field_validator,
     model_validator,
+)
+
+from signals.text import (
+    Id,
+    Investors,
+    Label,
+    Name,
+    Source,
+    Subject,
+    Technologies,
+    Url,
+    clean,
 )
 
 __all__ = [
@@ -30,6 +44,8 @@ __all__ = [
     "Account",
     "EmailOpened",
     "EmailOpenedProperties",
+    "EventDate",
+    "EventTime",
     "FundingAnnounced",
     "FundingProperties",
     "JobChanged",
@@ -45,7 +61,27 @@ SCHEMA_VERSION: Final = 1
 
 _INBOUND = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
 
-_Text = Annotated[str, Field(min_length=1, max_length=500)]
+
+_FIRST_YEAR, _LAST_YEAR = 1970, 2999
+
+
+def _utc_in_range(value: datetime) -> datetime:
+    # Checked before converting: year 1 with a negative offset overflows in astimezone, and
+    # such a date deep in the core would raise where no one can route the record.
+    if not _FIRST_YEAR <= value.year <= _LAST_YEAR:
+        raise ValueError(f"time out of range: years {_FIRST_YEAR} to {_LAST_YEAR} only")
+    return value.astimezone(UTC)
+
+
+def _date_in_range(value: date) -> date:
+    if not _FIRST_YEAR <= value.year <= _LAST_YEAR:
+        raise ValueError(f"date out of range: years {_FIRST_YEAR} to {_LAST_YEAR} only")
+    return value
+
+
+EventTime = Annotated[AwareDatetime, AfterValidator(_utc_in_range)]
+"""RFC 3339 with an offset, between 1970 and 2999, converted to UTC."""
+EventDate = Annotated[date, AfterValidator(_date_in_range)]
 
 
 class SignalType(StrEnum):
@@ -61,11 +97,11 @@ class Person(BaseModel):
     model_config = _INBOUND
 
     email: Annotated[str, Field(max_length=320)] | None = None
-    id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    name: _Text | None = None
-    title: _Text | None = None
-    seniority: _Text | None = None
-    department: _Text | None = None
+    id: Id | None = None
+    name: Name | None = None
+    title: Name | None = None
+    seniority: Label | None = None
+    department: Label | None = None
     timezone: Annotated[str, Field(max_length=64)] | None = Field(
         default=None, description="IANA time zone name, e.g. Europe/Berlin"
     )
@@ -105,13 +141,13 @@ class Account(BaseModel):
     model_config = _INBOUND
 
     domain: Annotated[str, Field(min_length=3, max_length=253)]
-    name: _Text | None = None
-    industry: _Text | None = None
+    name: Name | None = None
+    industry: Label | None = None
     employees: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
     country: Annotated[str, Field(min_length=2, max_length=2)] | None = Field(
         default=None, description="ISO 3166-1 alpha-2 code"
     )
-    technologies: tuple[Annotated[str, Field(max_length=100)], ...] = ()
+    technologies: Technologies = ()
 
     @field_validator("country")
     @classmethod
@@ -129,18 +165,18 @@ class Account(BaseModel):
 class EmailOpenedProperties(BaseModel):
     model_config = _INBOUND
 
-    campaign_id: _Text | None = None
-    email_id: _Text | None = None
-    subject: _Text | None = None
+    campaign_id: Id | None = None
+    email_id: Id | None = None
+    subject: Subject | None = None
 
 
 class PageVisitedProperties(BaseModel):
     model_config = _INBOUND
 
-    url: Annotated[str, Field(max_length=2000)] | None = None
-    path: Annotated[str, Field(max_length=2000)] | None = None
-    title: _Text | None = None
-    referrer: Annotated[str, Field(max_length=2000)] | None = None
+    url: Url | None = None
+    path: Url | None = None
+    title: Name | None = None
+    referrer: Url | None = None
 
     @model_validator(mode="after")
     def _path_from_url(self) -> PageVisitedProperties:
@@ -157,8 +193,8 @@ class JobChangedProperties(BaseModel):
     model_config = _INBOUND
 
     previous_account: Account | None = None
-    previous_title: _Text | None = None
-    new_title: _Text | None = None
+    previous_title: Name | None = None
+    new_title: Name | None = None
     previous_email: Annotated[str, Field(max_length=320)] | None = Field(
         default=None,
         description=(
@@ -171,26 +207,19 @@ class JobChangedProperties(BaseModel):
 class FundingProperties(BaseModel):
     model_config = _INBOUND
 
-    round: Annotated[str, Field(min_length=1, max_length=50)]
+    round: Annotated[str, BeforeValidator(clean), Field(min_length=1, max_length=50)]
     amount_usd: Annotated[int, Field(ge=0)] | None = None
-    investors: tuple[Annotated[str, Field(max_length=200)], ...] = ()
-    announced_on: date | None = None
+    investors: Investors = ()
+    announced_on: EventDate | None = None
 
 
 class _Envelope(BaseModel):
     model_config = _INBOUND
 
     schema_version: Literal[1] = SCHEMA_VERSION
-    event_id: Annotated[str, Field(min_length=1, max_length=200)] = Field(
-        description="Unique per producer; the deduplication key."
-    )
-    occurred_at: AwareDatetime = Field(description="RFC 3339 with offset; stored as UTC.")
-    source: Annotated[str, Field(min_length=1, max_length=100)]
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+    event_id: Id = Field(description="Unique per producer; the deduplication key.")
+    occurred_at: EventTime = Field(description="RFC 3339 with offset; stored as UTC.")
+    source: Source
 
 
 class EmailOpened(_Envelope):

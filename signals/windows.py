@@ -129,6 +129,9 @@ class WindowOpened(BaseModel):
     opened_at: AwareDatetime = Field(description="Wall-clock time the engine opened the window.")
     as_of: AwareDatetime = Field(description="Event time the score was evaluated at.")
     trigger_event_id: str
+    trigger_source: str = Field(
+        default="", description="`source` of the triggering event: with its id, the dedup key."
+    )
     person_key: str
     account_key: str | None
     person: Person

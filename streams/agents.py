@@ -25,14 +25,16 @@ from datetime import datetime
 from typing import Any
 
 from rules.core.champions import apply_contact, depart, previous_person_key
-from rules.core.engine import apply_signal
+from rules.core.engine import apply_signal, prospect_owner
+from rules.core.fitcache import FitCache
 from rules.core.outreach import apply_outreach, expire, replaced
 from rules.rulebook.model import Rulebook
 from signals.activity import decode_activity
-from signals.codec import Rejected, decode_signal, encode
+from signals.codec import Rejected, decode_signal, encode, too_far_ahead
 from signals.contacts import decode_contact
 from signals.identity import account_key, partition_key, person_key, signal_account_key
 from signals.models import JobChanged
+from signals.records import record_of
 from signals.windows import ChampionHistory
 from streams.clock import Clock
 from streams.metrics import BatchStats, Metrics
@@ -69,7 +71,7 @@ class Pipeline(Publisher):
         topics: Topics,
         accounts: Any,
         prospects: Any,
-        cadence: Any,
+        overflow: Any,
         expiries: Any,
         rulebook: Rulebook,
         metrics: Metrics,
@@ -78,12 +80,13 @@ class Pipeline(Publisher):
         batch_size: int,
         batch_seconds: float,
         event_clock: bool = False,
+        max_future_skew_seconds: float = 300.0,
     ) -> None:
         self.app = app
         self.topics = topics
         self.accounts = accounts
         self.prospects = prospects
-        self.cadence = cadence
+        self.overflow = overflow
         self.expiries = expiries
         self.rulebook = rulebook
         self.metrics = metrics
@@ -92,6 +95,8 @@ class Pipeline(Publisher):
         self.batch_size = batch_size
         self.batch_seconds = batch_seconds
         self.event_clock = event_clock
+        self.max_future_skew_seconds = max_future_skew_seconds
+        self.fits = FitCache()
         # Newest event time seen per keyed partition: "now" under the event clock.
         self._event_time: dict[int, datetime] = {}
         self.memo = StateMemo()
@@ -125,7 +130,7 @@ class Pipeline(Publisher):
             for group in _by_partition(events):
                 with partition_scope(group[0]):
                     batch = PartitionBatch(
-                        self.accounts, self.prospects, self.cadence, self.expiries, self.memo
+                        self.accounts, self.prospects, self.overflow, self.expiries, self.memo
                     )
                     for event in group:
                         try:
@@ -177,6 +182,11 @@ class Pipeline(Publisher):
                 default_type=self.topics.inputs.get(message.topic),
                 max_bytes=self.max_message_bytes,
             )
+            if not isinstance(signal, Rejected):
+                ahead = too_far_ahead(
+                    signal.occurred_at, self.clock(), self.max_future_skew_seconds
+                )
+                signal = ahead if ahead is not None else signal
             if isinstance(signal, Rejected):
                 await self._reject(message, signal, stats)
                 return
@@ -214,16 +224,21 @@ class Pipeline(Publisher):
         started = time.perf_counter()
         outcome = apply_signal(
             self.rulebook,
-            signal,
+            record_of(signal),
             account=batch.account(account),
-            prospects=batch.prospects(account),
+            view=batch,
             now=self._now(message.partition, signal.occurred_at),
             history=history,
-            cadence=batch.cadences(account),
+            fits=self.fits,
         )
         stats.scoring_seconds.append(time.perf_counter() - started)
         if outcome.account is not None:  # a duplicate may still heal its account write
             batch.put_account(outcome.account.account_key, outcome.account)
+        for owner, spill in outcome.spills:
+            batch.put_overflow(owner, spill)
+        if outcome.verdict == "too_late":
+            detail = "older than the horizon: it can no longer count"
+            return [self._dead_letter_out(message, "too_late", "ValueError", detail, stats)]
         if outcome.duplicate:
             stats.duplicates[signal.type.value] += 1
             return []
@@ -257,10 +272,11 @@ class Pipeline(Publisher):
         old = account_key(signal.properties.previous_account.domain)
         pk = previous_person_key(signal)
         departure = depart(
-            self.rulebook, signal, account=batch.account(old), prospect=batch.prospect(old, pk)
+            self.rulebook,
+            record_of(signal),
+            account=batch.account(old),
+            prospect=batch.prospect(old, pk),
         )
-        if departure.account is not None:
-            batch.put_account(old, departure.account)
         if departure.prospect is not None:
             batch.put_prospect(old, pk, departure.prospect)
         headers = [
@@ -281,18 +297,25 @@ class Pipeline(Publisher):
             ]
         account = signal_account_key(activity.account, activity.person)
         pk = person_key(activity.person)
+        owner = prospect_owner(account, pk)
         outcome = apply_outreach(
             self.rulebook,
             activity,
-            cadence=batch.cadence(account, pk),
             prospect=batch.prospect(account, pk),
             account=batch.account(account),
             now=self._now(message.partition, activity.occurred_at),
+            suppression=batch.suppression(pk),
+            overflow=lambda day: batch.overflow(owner, day),
+            fits=self.fits,
         )
+        for spill in outcome.spills:
+            batch.put_overflow(owner, spill)
+        if outcome.verdict == "too_late":
+            detail = "older than the horizon: it can no longer count"
+            return [self._dead_letter_out(message, "too_late", "ValueError", detail, stats)]
         if outcome.duplicate:
             stats.duplicates[activity.type.value] += 1
             return []
-        batch.put_cadence(account, pk, outcome.cadence)
         if outcome.prospect is not None:
             batch.put_prospect(account, pk, outcome.prospect)
         if outcome.play is not None and activity.type.value in _OUTCOMES:
@@ -360,7 +383,8 @@ class Pipeline(Publisher):
         account, prospect = apply_contact(
             contact, account=batch.account(key), prospect=batch.prospect(key, pk)
         )
-        batch.put_account(key, account)
+        if account is not None:
+            batch.put_account(key, account)
         if prospect is not None:
             batch.put_prospect(key, pk, prospect)
         return []

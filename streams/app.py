@@ -117,16 +117,16 @@ def create_app(
     )
     # Table values are our own orjson bytes (see rules.core.state): raw serializers on the app
     # make the changelog carry exactly those bytes.
-    accounts, prospects, cadence, expiries = (
+    accounts, prospects, overflow, expiries = (
         app.Table(name, key_type=bytes, value_type=bytes, partitions=settings.partitions)
-        for name in ("accounts", "prospects", "cadence", "expiries")
+        for name in ("accounts", "prospects", "overflow", "expiries")
     )
     pipeline = Pipeline(
         app=app,
         topics=topics,
         accounts=accounts,
         prospects=prospects,
-        cadence=cadence,
+        overflow=overflow,
         expiries=expiries,
         rulebook=rulebook,
         metrics=metrics,
@@ -135,6 +135,7 @@ def create_app(
         batch_size=settings.batch_size,
         batch_seconds=settings.batch_seconds,
         event_clock=settings.clock == "event",
+        max_future_skew_seconds=settings.max_future_skew_seconds,
     )
     app.agent(inputs, name="ingest")(pipeline.ingest)
     app.agent(keyed, name="score")(pipeline.score)
@@ -142,7 +143,7 @@ def create_app(
     app.followup_fetch_max_wait_ms = settings.fetch_max_wait_ms  # type: ignore[attr-defined]
     app.followup_rulebook = rulebook  # type: ignore[attr-defined]
     app.followup_pipeline = pipeline  # type: ignore[attr-defined]
-    install_observers(app, metrics, tables=(accounts, prospects, cadence, expiries))
+    install_observers(app, metrics, tables=(accounts, prospects, overflow, expiries))
     install_reload(app, pipeline, settings.rulebook, metrics)
     install_views(app, metrics)
 

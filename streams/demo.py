@@ -105,6 +105,9 @@ def run_demo(
             "log_level": "warn",
             "app_id": f"followup-demo-{seed}",
             "commit_interval_seconds": 0.5,
+            # The sample is three weeks of history: replay it as it happened (the event
+            # clock), or every signal older than a day would be stale against the wall.
+            "clock": "event",
         }
     )
     topics = Topics.from_settings(settings)

@@ -88,6 +88,14 @@ class Settings(BaseSettings):
             "of the records on each partition, for backfills and simulations of history."
         ),
     )
+    max_future_skew_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description=(
+            "An event dated further than this ahead of the clock is dead-lettered as "
+            "future_event: one event from 2099 must not move a person's watermark."
+        ),
+    )
     expiry_sweep_seconds: float = Field(
         default=60.0, gt=0, description="How often each partition closes windows past expiry."
     )

@@ -9,7 +9,7 @@ batch: one changelog record per key instead of one per event.
 One event's state can span three changelog topics, and faust ships them asynchronously, so
 a crash can keep some writes and lose others. The agent therefore writes in phases with a
 producer flush between them: prospects first (`flush_effects`), then the accounts and
-cadence states that hold the dedup markers of account-level events and activities
+the account states that hold the dedup markers of account-level events
 (`flush_markers`). A marker is never durable before the effects it vouches for.
 
 `partition_scope` sets faust's `_current_event` context variable directly. That is a private
@@ -21,18 +21,27 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+import msgspec
 from faust.streams import _current_event
 
-from rules.core.cadence import CadenceState
-from rules.core.state import AccountState, ProspectState
+from rules.core.dedup import Spill
+from rules.core.state import (
+    AccountState,
+    ProspectState,
+    Suppression,
+    decode_account,
+    decode_prospect,
+    encode_state,
+)
 
 __all__ = ["PartitionBatch", "StateMemo", "expiry_key", "partition_scope", "prospect_table_key"]
 
-S = TypeVar("S", AccountState, ProspectState, CadenceState)
+S = TypeVar("S", AccountState, ProspectState)
+_FPS = msgspec.msgpack.Decoder(tuple[int, ...])
 
 
 @contextlib.contextmanager
@@ -102,6 +111,10 @@ class _Cached(Generic[S]):
                 self._values[key] = self._decode(raw) if raw else None
         return self._values[key]
 
+    def pending(self) -> list[tuple[bytes, S]]:
+        """Values read or written in this batch (written ones are not in the table yet)."""
+        return [(k, v) for k, v in self._values.items() if v is not None]
+
     def put(self, key: bytes, state: S) -> None:
         self._values[key] = state
         self._dirty.add(key)
@@ -113,7 +126,7 @@ class _Cached(Generic[S]):
         for key in self._dirty:
             state = self._values[key]
             assert state is not None
-            self._table[key] = state.to_bytes()
+            self._table[key] = encode_state(state)
             if memo is not None:
                 memo[key] = state
         written = len(self._dirty)
@@ -121,32 +134,14 @@ class _Cached(Generic[S]):
         return written
 
 
-class _PersonView(Mapping[str, S]):
-    """The people of one account in one table, looked up lazily by person key."""
-
-    def __init__(self, cache: _Cached[S], account_key: str | None) -> None:
-        self._cache: _Cached[S] = cache
-        self._account_key = account_key
-
-    def __getitem__(self, person_key: str) -> S:
-        state = self._cache.get(prospect_table_key(self._account_key, person_key))
-        if state is None:
-            raise KeyError(person_key)
-        return state
-
-    def __iter__(self) -> Iterator[str]:  # the engine looks people up; it never lists them
-        raise TypeError("people are looked up by key, not listed")
-
-    def __len__(self) -> int:
-        raise TypeError("people are looked up by key, not counted")
-
-
 class PartitionBatch:
+    """One partition's tables for one batch; also the engine's `StateView` of them."""
+
     def __init__(
         self,
         accounts: Any,
         prospects: Any,
-        cadence: Any,
+        overflow: Any,
         expiries: Any,
         memo: StateMemo | None = None,
     ) -> None:
@@ -155,9 +150,11 @@ class PartitionBatch:
                 return _Cached(table, decode)
             return _Cached(table, decode, memo.for_table(name), memo.limit)
 
-        self._accounts = cached(accounts, "accounts", AccountState.from_bytes)
-        self._prospects = cached(prospects, "prospects", ProspectState.from_bytes)
-        self._cadence = cached(cadence, "cadence", CadenceState.from_bytes)
+        self._accounts = cached(accounts, "accounts", decode_account)
+        self._prospects = cached(prospects, "prospects", decode_prospect)
+        self._prospect_table = prospects
+        self._overflow = overflow
+        self._overflow_writes: dict[bytes, bytes | None] = {}
         self._expiries = expiries
         self._indexed: dict[bytes, bytes] = {}
         self._unindexed: list[bytes] = []
@@ -171,20 +168,40 @@ class PartitionBatch:
     def prospect(self, account_key: str | None, person_key: str) -> ProspectState | None:
         return self._prospects.get(prospect_table_key(account_key, person_key))
 
-    def prospects(self, account_key: str | None) -> Mapping[str, ProspectState]:
-        return _PersonView(self._prospects, account_key)
-
     def put_prospect(self, account_key: str | None, person_key: str, state: ProspectState) -> None:
         self._prospects.put(prospect_table_key(account_key, person_key), state)
 
-    def cadence(self, account_key: str | None, person_key: str) -> CadenceState | None:
-        return self._cadence.get(prospect_table_key(account_key, person_key))
+    def people(self, account_key: str) -> list[ProspectState]:
+        """Every prospect under the account: the table's, and this batch's newer ones."""
+        prefix = f"{account_key}|".encode()
+        found: dict[bytes, ProspectState] = {}
+        for key in list(self._prospect_table.keys()):
+            if key.startswith(prefix):
+                state = self._prospects.get(key)
+                if state is not None:
+                    found[key] = state
+        for key, state in self._prospects.pending():
+            if key.startswith(prefix):
+                found[key] = state
+        return list(found.values())
 
-    def cadences(self, account_key: str | None) -> Mapping[str, CadenceState]:
-        return _PersonView(self._cadence, account_key)
+    def overflow(self, owner: str, day: int) -> frozenset[int]:
+        key = f"{owner}|{day}".encode()
+        raw = (
+            self._overflow_writes[key] if key in self._overflow_writes else self._overflow.get(key)
+        )
+        return frozenset(_FPS.decode(raw)) if raw else frozenset()
 
-    def put_cadence(self, account_key: str | None, person_key: str, state: CadenceState) -> None:
-        self._cadence.put(prospect_table_key(account_key, person_key), state)
+    def put_overflow(self, owner: str, spill: Spill) -> None:
+        key = f"{owner}|{spill.day}".encode()
+        if spill.drop:
+            self._overflow_writes[key] = None
+            return
+        held = self.overflow(owner, spill.day) | frozenset(spill.fingerprints)
+        self._overflow_writes[key] = msgspec.msgpack.encode(tuple(sorted(held)))
+
+    def suppression(self, person_key: str) -> Suppression | None:
+        return None  # person-level suppressions arrive with the hot-path rework
 
     def index_expiry(
         self, partition: int, expires_at: datetime, account_key: str | None, pk: str, window_id: str
@@ -211,22 +228,28 @@ class PartitionBatch:
         self._unindexed.append(key)
 
     def flush_effects(self) -> int:
-        """Write changed prospects and new expiry index entries; return how many keys."""
+        """Write changed prospects, overflow records and new expiry index entries; return
+        how many keys."""
         for key, window in self._indexed.items():
             self._expiries[key] = window
-        written = len(self._indexed) + self._prospects.flush()
+        for key, value in self._overflow_writes.items():
+            if value is None:
+                self._overflow.pop(key, None)
+            else:
+                self._overflow[key] = value
+        written = len(self._indexed) + len(self._overflow_writes) + self._prospects.flush()
         self._indexed.clear()
+        self._overflow_writes.clear()
         return written
 
     def flush_markers(self) -> int:
-        """Write changed accounts and cadence states, which hold the dedup markers of
-        account-level events and outreach activities, and drop swept index entries; call
-        after `flush_effects` is durable."""
+        """Write changed accounts, which hold the dedup markers of account-level events,
+        and drop swept index entries; call after `flush_effects` is durable."""
         for key in self._unindexed:
             self._expiries.pop(key, None)
         dropped = len(self._unindexed)
         self._unindexed.clear()
-        return self._accounts.flush() + self._cadence.flush() + dropped
+        return self._accounts.flush() + dropped
 
     def flush(self) -> int:
         """Write every changed key once; return how many keys were written."""

@@ -53,6 +53,9 @@ def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
         batch_seconds=0.02,
         commit_interval_seconds=0.3,
         log_level="info",
+        # Tests replay histories from days ago: judge freshness by their event time, as
+        # a backfill would (tests/integration/test_freshness.py covers the wall clock).
+        clock="event",
         **topics,
     )
 

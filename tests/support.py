@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from aiokafka.partitioner import murmur2
 
-from rules.offline.replay import replay
+from rules.offline.replay import Replay
 from rules.rulebook.loader import load_rulebook
 from signals.codec import Rejected, decode_signal
 from signals.identity import partition_key
@@ -136,17 +137,32 @@ def records_on_one_topic(topic: str, bodies: Iterable[dict[str, Any] | bytes]) -
     return out
 
 
+def keyed_partition(key: bytes, partitions: int) -> int:
+    """The partition the keyed topic puts an account on (Kafka's default murmur2 hash)."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
 def expected_windows(settings: Settings, records: Iterable[Record]) -> list[WindowOpened]:
-    signals = []
+    """The windows a replay through the pure core opens for `records`, in their order, with
+    the worker's clock: the wall clock, or under `clock="event"` each keyed partition's
+    newest event time."""
+    state = Replay(load_rulebook(settings.rulebook))
+    newest: dict[int, datetime] = {}
     for record in records:
         assert record.value is not None
         decoded = decode_signal(record.value, default_type=None, max_bytes=10**6)
-        if not isinstance(decoded, Rejected):
-            signals.append(decoded)
-    result = replay(
-        load_rulebook(settings.rulebook), signals, clock=lambda: datetime.now().astimezone()
-    )
-    return result.windows
+        if isinstance(decoded, Rejected):
+            continue
+        if settings.clock == "event":
+            p = keyed_partition(
+                partition_key(decoded.account, decoded.person).encode(), settings.partitions
+            )
+            newest[p] = max(newest.get(p, decoded.occurred_at), decoded.occurred_at)
+            now = newest[p]
+        else:
+            now = datetime.now().astimezone()
+        state.apply(decoded, now)
+    return state.windows
 
 
 def read_windows(settings: Settings, *, count: int, timeout: float = 60.0) -> list[WindowOpened]:

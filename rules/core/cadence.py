@@ -18,8 +18,8 @@ Decisions (see shared/DOMAIN.md for the numbers):
   A meeting booked pauses likewise until it is due (or `reply_pause_days` without a time).
 - Hot signals (`CadenceRules.is_hot`: champion move, funding, listed rules such as a pricing
   visit) skip the minimum spacing, the breakup silence and a lost deal: they are news. They
-  do not skip opt-out, a reply or booking pause, a vacation, a company holiday or the
-  touch cap: the person's inbox and calendar do not care why we write.
+  do not skip opt-out, a reply or booking pause or the touch cap: the person's inbox does
+  not care why we write. Vacations and company holidays move the send time past them.
 - A post-demo window (a meeting was held) is refused only for opt-out or a lost deal.
 - Play: won/customer deal -> post_purchase; post_demo and hot triggers keep their play;
   otherwise by the unanswered touches since the last reply, meeting or breakup:
@@ -29,22 +29,25 @@ Decisions (see shared/DOMAIN.md for the numbers):
   engagement since; then the next untried channel of `channel_sequence` (LinkedIn, then
   phone), then email again. A bounce skips email until an email touch is sent again.
 
-`CadenceState` is order-independent: the same activities in any order give equal bytes
-(times merge by max/min, lists are sorted sets), except at its memory bounds.
+Opt-outs, bounces and replies also follow the person to every account
+(`suppression_update`, `effective`); `rules.core.state.Suppression` says how.
+
+`CadenceState` (in `rules.core.state`) is order-independent: the same activities in any
+order give equal bytes (times merge by max/min, lists are sorted sets), except at its
+memory bounds.
 """
 
 from __future__ import annotations
 
 import bisect
-import datetime as dt
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+import msgspec
 
-from rules.core.sendtime import Urgency, paused_on, zone
-from rules.core.state import MAX_SEEN, Stored, is_seen, remember
+from rules.core.sendtime import Urgency
+from rules.core.state import CadenceState, Suppression, Touch
 from rules.rulebook.cadence import CadenceRules, expires_for
 from signals.activity import (
     Activity,
@@ -55,7 +58,6 @@ from signals.activity import (
     OptedOut,
     OutOfOffice,
     Replied,
-    TouchChannel,
     TouchSent,
 )
 from signals.windows import Channel, Play
@@ -70,8 +72,11 @@ __all__ = [
     "GateReason",
     "Touch",
     "apply_activity",
+    "effective",
     "expires_for",
     "gate",
+    "merge_suppressions",
+    "suppression_update",
 ]
 
 MAX_TOUCHES = 100
@@ -82,38 +87,10 @@ GateReason = Literal[
     "deal_closed",
     "replied",
     "meeting_booked",
-    "paused_vacation",
-    "paused_holiday",
     "breakup_silence",
     "too_many_touches",
     "too_soon",
 ]
-
-
-class Touch(Stored):
-    at: AwareDatetime
-    event_id: str
-    channel: TouchChannel
-    play: Play
-    window_id: str | None = None
-    value_touch: bool = True
-
-
-class CadenceState(Stored):
-    """Everything outreach tools told us about one person, bounded and order-independent."""
-
-    touches: tuple[Touch, ...] = ()  # by (at, event_id), newest MAX_TOUCHES kept
-    replied_at: AwareDatetime | None = None  # latest reply
-    opted_out_at: AwareDatetime | None = None  # first opt-out: final
-    bounced_at: AwareDatetime | None = None  # latest bounce
-    meeting_booked: tuple[AwareDatetime, str] | None = None  # newest booking's stamp
-    meeting_at: AwareDatetime | None = None  # when that booking is due, if told
-    meeting_held_at: AwareDatetime | None = None  # latest meeting held
-    deal_stage: str | None = None
-    deal_stage_as_of: tuple[AwareDatetime, str] | None = None
-    vacations: tuple[tuple[dt.date, dt.date], ...] = ()  # sorted, inclusive local dates
-    breakup_at: AwareDatetime | None = None  # latest breakup touch
-    seen_event_ids: dict[str, AwareDatetime] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,15 +117,14 @@ _EMPTY = CadenceState()
 def apply_activity(
     rules: CadenceRules, state: CadenceState | None, activity: Activity
 ) -> CadenceUpdate:
-    """Fold one activity into the state. Never raises on a validated activity."""
-    del rules  # no setting changes what is recorded; kept for one uniform signature
+    """Fold one activity into the state. Never raises on a validated activity.
+
+    Deduplication is the caller's (the prospect's memory of applied events). An
+    out-of-office span counts for at most `rules.max_vacation_days` from its first day.
+    """
     previous = state if state is not None else _EMPTY
     at, eid = activity.occurred_at, activity.event_id
-    if is_seen(previous.seen_event_ids, eid, at):
-        return CadenceUpdate(previous, True, None, False)
-    update: dict[str, object] = {
-        "seen_event_ids": remember(previous.seen_event_ids, eid, at, MAX_SEEN)
-    }
+    update: dict[str, object] = {}
     closes: str | None = None
     post_demo = False
     if isinstance(activity, TouchSent):
@@ -187,10 +163,74 @@ def apply_activity(
             update["deal_stage_as_of"] = (at, eid)
     elif isinstance(activity, OutOfOffice):
         p_ooo = activity.properties
-        span = (p_ooo.from_ or at.date(), p_ooo.until)
-        spans = sorted(set(previous.vacations) | {span}, key=lambda s: (s[1], s[0]))
+        first_day = p_ooo.from_ or at.date()
+        last_day = min(p_ooo.until, first_day + timedelta(days=rules.max_vacation_days - 1))
+        spans = sorted(
+            set(previous.vacations) | {(first_day, last_day)}, key=lambda s: (s[1], s[0])
+        )
         update["vacations"] = tuple(sorted(spans[-MAX_VACATIONS:]))
-    return CadenceUpdate(previous.model_copy(update=update), False, closes, post_demo)
+    return CadenceUpdate(msgspec.structs.replace(previous, **update), False, closes, post_demo)
+
+
+def suppression_update(current: Suppression | None, activity: Activity) -> Suppression | None:
+    """The person-level suppression after `activity`, or None when it does not change it.
+
+    Opt-outs, bounces and replies follow the person to every account; merges are by
+    earliest opt-out and latest bounce and reply, so any order gives the same record.
+    """
+    s = current if current is not None else Suppression()
+    at = activity.occurred_at
+    if isinstance(activity, OptedOut):
+        if s.opted_out_at is not None and s.opted_out_at <= at:
+            return None
+        return msgspec.structs.replace(s, opted_out_at=at)
+    if isinstance(activity, Replied):
+        if s.replied_at is not None and s.replied_at >= at:
+            return None
+        return msgspec.structs.replace(s, replied_at=at)
+    if isinstance(activity, Bounced):
+        channel = activity.properties.channel or "email"
+        held = s.bounced_on(channel)
+        if held is not None and held >= at:
+            return None
+        bounced = dict(s.bounced)
+        bounced[channel] = at
+        return msgspec.structs.replace(s, bounced=tuple(sorted(bounced.items())))
+    return None
+
+
+def merge_suppressions(a: Suppression | None, b: Suppression | None) -> Suppression | None:
+    """Both records in one (earliest opt-out, latest bounce per channel and reply)."""
+    if a is None or b is None:
+        return a if b is None else b
+    opted = [t for t in (a.opted_out_at, b.opted_out_at) if t is not None]
+    replied = [t for t in (a.replied_at, b.replied_at) if t is not None]
+    bounced = dict(a.bounced)
+    for channel, at in b.bounced:
+        bounced[channel] = max(at, bounced.get(channel, at))
+    return Suppression(
+        min(opted) if opted else None,
+        tuple(sorted(bounced.items())),
+        max(replied) if replied else None,
+    )
+
+
+def effective(state: CadenceState | None, suppression: Suppression | None) -> CadenceState:
+    """The cadence state the gate reads: this account's, with what follows the person."""
+    s = state if state is not None else _EMPTY
+    if suppression is None:
+        return s
+    update: dict[str, object] = {}
+    if suppression.opted_out_at is not None and (
+        s.opted_out_at is None or suppression.opted_out_at < s.opted_out_at
+    ):
+        update["opted_out_at"] = suppression.opted_out_at
+    if suppression.replied_at is not None:
+        update["replied_at"] = _latest(s.replied_at, suppression.replied_at)
+    email = suppression.bounced_on("email")
+    if email is not None:
+        update["bounced_at"] = _latest(s.bounced_at, email)
+    return msgspec.structs.replace(s, **update) if update else s
 
 
 def gate(
@@ -201,16 +241,17 @@ def gate(
     hot: bool,
     at: datetime,
     last_engaged_at: datetime | None,
-    timezone: str,
-    country: str | None = None,
+    suppression: Suppression | None = None,
 ) -> Gate:
     """Decide one window at event time `at`. See the module docstring for the rules.
 
     `hot`: `rules.is_hot(play=..., rule=...)` of the trigger. `last_engaged_at`: the event
     time of the person's latest engagement signal (open, visit, ...), which resets the
-    channel switch count. `timezone`/`country`: the person's, for holidays and vacations.
+    channel switch count. `suppression`: what follows the person from other accounts.
+    Holidays and vacations are not the gate's: the send time moves past them
+    (`rules.core.draft`).
     """
-    s = state if state is not None else _EMPTY
+    s = effective(state, suppression)
     post_demo = trigger_play == "post_demo"
     play = _play(rules, s, trigger_play, hot)
     channel = _channel(rules, s, play, last_engaged_at)
@@ -221,7 +262,7 @@ def gate(
         if play in ("signal_triggered", "multi_thread")
         else "flexible"
     )
-    reason = _refusal(rules, s, post_demo, hot, at, timezone, country)
+    reason = _refusal(rules, s, post_demo, hot, at)
     return Gate(reason is None, reason, play, channel, urgency, expires_for(play, rules))
 
 
@@ -231,8 +272,6 @@ def _refusal(
     post_demo: bool,
     hot: bool,
     at: datetime,
-    timezone: str,
-    country: str | None,
 ) -> GateReason | None:
     if s.opted_out_at is not None:
         return "opted_out"
@@ -247,11 +286,6 @@ def _refusal(
         until = s.meeting_at if s.meeting_at is not None else s.meeting_booked[0] + pause
         if at < until:
             return "meeting_booked"
-    paused = paused_on(
-        at.astimezone(zone(timezone, rules)).date(), rules, country=country, vacations=s.vacations
-    )
-    if paused is not None:
-        return "paused_vacation" if paused == "vacation" else "paused_holiday"
     if (
         not hot
         and s.breakup_at is not None

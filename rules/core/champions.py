@@ -16,12 +16,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rules.core.scoring import engagement
-from rules.core.state import MAX_PEOPLE, AccountState, ProspectState, remember
+import msgspec
+
+from rules.core.decide import basis
+from rules.core.engagement import score
+from rules.core.state import AccountState, ProspectState
 from rules.rulebook.model import Rulebook
 from signals.contacts import CrmContact
 from signals.identity import account_key, person_key
-from signals.models import JobChanged, Person
+from signals.models import JobChanged
+from signals.records import PersonRec, SignalRec, account_rec, person_rec
 from signals.windows import ChampionHistory
 
 __all__ = ["Departure", "apply_contact", "champion_facts", "depart", "previous_person_key"]
@@ -30,31 +34,34 @@ __all__ = ["Departure", "apply_contact", "champion_facts", "depart", "previous_p
 @dataclass(frozen=True, slots=True)
 class Departure:
     history: ChampionHistory
-    account: AccountState | None  # the old account without the person, None = unchanged
     prospect: ProspectState | None  # the person's state there, marked departed
 
 
-def previous_person_key(signal: JobChanged) -> str:
+def previous_person_key(signal: SignalRec | JobChanged) -> str:
     """The person's key at the account they left (their old email when the event gives it)."""
-    old_email = signal.properties.previous_email
+    assert signal.person is not None
+    old_email = signal.properties.previous_email  # type: ignore[union-attr]
     if old_email:
-        return person_key(Person(email=old_email, id=signal.person.id))
+        return person_key(PersonRec(email=old_email, id=signal.person.id))
     return person_key(signal.person)
 
 
 def depart(
     rulebook: Rulebook,
-    signal: JobChanged,
+    signal: SignalRec,
     *,
     account: AccountState | None,
     prospect: ProspectState | None,
 ) -> Departure:
-    """The person's history at the previous account, and that account's state after they left.
+    """The person's history at the previous account, and their state there after they left.
 
-    Called at the previous account's partition. Idempotent: a redelivery gives the same
-    history (the new account deduplicates the forwarded event by its id).
+    Called at the previous account's partition with a job change record. Engagement is
+    what the engine would score them on there (`rules.core.decide.basis`) at the later of
+    the move and the newest event it knows. Idempotent: a redelivery gives the same history
+    (the new account deduplicates the forwarded event by its id). Fan-out at the old
+    account skips a departed person.
     """
-    previous = signal.properties.previous_account
+    previous = signal.properties.previous_account  # type: ignore[union-attr]
     assert previous is not None  # the glue routes here only when there is one
     old_key = account_key(previous.domain)
     at = signal.occurred_at
@@ -64,10 +71,11 @@ def depart(
     roles: tuple[str, ...] = ()
     last_window_at = None
     if prospect is not None:
-        contributions = prospect.contributions
-        if account is not None:
-            contributions = contributions + account.contributions
-        points, _ = engagement(contributions, at, horizon_days=rulebook.engagement.horizon_days)
+        sums, _, _ = basis(prospect, account)
+        times = [t for t in (at, prospect.watermark) if t is not None]
+        if account is not None and account.watermark is not None:
+            times.append(account.watermark)
+        points = score(sums, max(times), rulebook.engagement.horizon_days).total
         windows = prospect.windows_opened
         last_window_at = prospect.last_window_at
         roles = prospect.crm_roles
@@ -82,7 +90,7 @@ def depart(
     history = ChampionHistory(
         previous_account_key=old_key,
         previous_account_name=previous.name or (account.account.name if account else None),
-        previous_title=signal.properties.previous_title
+        previous_title=signal.properties.previous_title  # type: ignore[union-attr]
         or (prospect.person.title if prospect is not None else None),
         windows_opened=windows,
         last_window_at=last_window_at,
@@ -91,15 +99,10 @@ def depart(
         is_champion=bool(evidence),
         evidence=tuple(evidence),
     )
-    new_account = None
-    pk = previous_person_key(signal)
-    if account is not None and pk in account.people:
-        people = {k: v for k, v in account.people.items() if k != pk}
-        new_account = account.model_copy(update={"people": people})
     new_prospect = None
     if prospect is not None and (prospect.departed_at is None or prospect.departed_at < at):
-        new_prospect = prospect.model_copy(update={"departed_at": at})
-    return Departure(history=history, account=new_account, prospect=new_prospect)
+        new_prospect = msgspec.structs.replace(prospect, departed_at=at)
+    return Departure(history=history, prospect=new_prospect)
 
 
 def champion_facts(history: ChampionHistory | None) -> dict[str, Any]:
@@ -120,42 +123,28 @@ def apply_contact(
     *,
     account: AccountState | None,
     prospect: ProspectState | None,
-) -> tuple[AccountState, ProspectState | None]:
-    """Record the contact's CRM roles at their account; returns the new states.
+) -> tuple[AccountState | None, ProspectState | None]:
+    """Record the contact's CRM roles at their account; returns the states that changed
+    (None: unchanged).
 
     The latest record by event time wins, whatever the arrival order. A prospect the engine
-    has not seen yet is created so that its roles are known when it first acts or moves.
+    has not seen yet is created, so that its roles are known when it first acts or moves,
+    and so is the account, so that the person is found by fan-out.
     """
     key = account_key(contact.account.domain)
     pk = person_key(contact.person)
     at = contact.occurred_at
+    new_account = None
     if account is None:
-        account = AccountState.model_construct(
-            account_key=key,
-            account=contact.account,
-            contributions=(),
-            seen_event_ids={},
-            watermark=None,
-            people={},
-            attributes_as_of={},
-        )
-    people = remember(account.people, pk, at, MAX_PEOPLE)
-    new_account = (
-        account if people is account.people else account.model_copy(update={"people": people})
-    )
+        new_account = AccountState(key, account_rec(contact.account))
     if (
         prospect is not None
         and prospect.crm_roles_as_of is not None
         and (prospect.crm_roles_as_of > at)
     ):
         return new_account, None  # an older CRM record than the one applied
-    update: dict[str, Any] = {"crm_roles": contact.roles, "crm_roles_as_of": at}
     if prospect is None:
-        return new_account, ProspectState(
-            person_key=pk,
-            account_key=key,
-            person=contact.person,
-            account=contact.account,
-            **update,
-        )
-    return new_account, prospect.model_copy(update=update)
+        prospect = ProspectState(pk, key, person_rec(contact.person))
+    return new_account, msgspec.structs.replace(
+        prospect, crm_roles=contact.roles, crm_roles_as_of=at
+    )

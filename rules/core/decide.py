@@ -1,12 +1,19 @@
 """Whether a window opens for one person now, and the window itself.
 
-`evaluate_window` is the single decision point: the engine calls it for a person-level
-signal, for each person an account-level signal reaches, and (forced) for a post-demo
-window after a meeting. Pure; `now` only stamps `opened_at` and bases the send time.
+Two steps, so that fan-out can rank many people on one assessment each:
 
-Order of checks: disqualified, below threshold (unless a tier minimum, a trigger or `force`
-lets it through), cooldown, then the cadence gate. Each refusal is a `Suppressed` with a
-bounded reason the glue counts.
+- `assess` scores the person at event time `at` and runs every check; it opens nothing.
+- `open_window` turns an assessment that passed into the window and the new prospect state.
+
+`evaluate_window` does both, for the one-person paths (a person's own signal, a post-demo
+window). The engine calls these; pure, `now` only stamps `opened_at`, bases the send time
+and judges freshness.
+
+Order of checks: disqualified, below threshold (unless a tier minimum, a trigger or
+`force` lets it through), cooldown, stale (the triggering signal is older than the play's
+freshness against `now`), the cadence gate (opt-out, reply, spacing, caps...), and last a
+pause that covers the window's whole lifetime (a vacation or holidays; a shorter pause
+moves the send time instead). Each refusal is a `Suppressed` with a bounded reason.
 """
 
 from __future__ import annotations
@@ -16,17 +23,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, get_args
 
-from rules.core.cadence import CadenceState, GateReason
+import msgspec
+
+from rules.core.cadence import CadenceState, Gate, GateReason
 from rules.core.cadence import gate as cadence_gate
 from rules.core.draft import build_draft, zone_for
-from rules.core.facts import facts_for
-from rules.core.scoring import engagement, fit, ranked, tier_at_least
-from rules.core.state import AccountState, Contribution, ProspectState, scoring_basis
-from rules.rulebook.model import Disqualifier, Rulebook, Trigger
-from signals.models import Account, Person
+from rules.core.engagement import Scored, combine, score
+from rules.core.fitcache import FitCache, FitResult, fit_of
+from rules.core.scoring import tier_at_least
+from rules.core.sendtime import paused_through
+from rules.core.state import AccountState, Notable, ProspectState, RuleSum, Suppression
+from rules.rulebook.model import Rulebook, Trigger
+from signals.records import AccountRec, account_model, person_model
 from signals.windows import (
     ChampionHistory,
-    FitReason,
     Play,
     Reason,
     RulebookRef,
@@ -38,45 +48,43 @@ __all__ = [
     "MAX_REASONS",
     "MIN_REASON_POINTS",
     "SUPPRESSION_REASONS",
+    "Assessment",
     "Suppressed",
     "SuppressionReason",
+    "TriggerRef",
+    "assess",
+    "basis",
     "evaluate_window",
+    "evaluation_time",
+    "open_window",
+    "window_id",
 ]
 
 MIN_REASON_POINTS = 0.05
 MAX_REASONS = 5
 
 SuppressionReason = (
-    Literal["below_threshold", "cooldown", "disqualified", "account_limit"] | GateReason
+    Literal[
+        "below_threshold",
+        "cooldown",
+        "disqualified",
+        "account_limit",
+        "stale",
+        "paused_vacation",
+        "paused_holiday",
+    ]
+    | GateReason
 )
 SUPPRESSION_REASONS: tuple[str, ...] = (
     "below_threshold",
     "cooldown",
     "disqualified",
     "account_limit",
+    "stale",
+    "paused_vacation",
+    "paused_holiday",
     *get_args(GateReason),
 )
-
-
-# Fit depends only on who the person and the account are, which rarely change, yet every
-# signal asks for it: remember recent answers. Pure memoisation, bounded, keyed by the
-# rulebook's content hash so a reloaded rulebook never reuses an old answer.
-FitResult = tuple[float, tuple[FitReason, ...], str, Disqualifier | None]
-_FIT_CACHE: dict[tuple[str, Person, Account | None], FitResult] = {}
-_FIT_CACHE_SIZE = 50_000
-
-
-def _fit(rulebook: Rulebook, person: Person, account: Account | None) -> FitResult:
-    key = (rulebook.hash, person, account)
-    try:
-        return _FIT_CACHE[key]
-    except KeyError:
-        pass
-    result = fit(rulebook, facts_for(None, person, account))
-    if len(_FIT_CACHE) >= _FIT_CACHE_SIZE:
-        _FIT_CACHE.clear()
-    _FIT_CACHE[key] = result
-    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,102 +93,205 @@ class Suppressed:
     reason: SuppressionReason
 
 
-def evaluate_window(
+@dataclass(frozen=True, slots=True)
+class TriggerRef:
+    """The event a window answers: its dedup identity and its event time."""
+
+    source: str
+    event_id: str
+    occurred_at: datetime
+
+
+def window_id(person_key: str, trigger: TriggerRef) -> str:
+    """Deterministic: the same person and triggering event give the same id on a replay."""
+    text = f"{person_key}|{trigger.source}|{trigger.event_id}"
+    return "w_" + hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """One person scored at `at`, and whether (and why not) a window may open."""
+
+    prospect: ProspectState
+    at: datetime
+    account: AccountRec | None  # the account the person is scored with
+    fit: FitResult
+    scored: Scored
+    sums: tuple[RuleSum, ...]
+    notable: tuple[Notable, ...]
+    play: Play
+    gate: Gate | None
+    suppressed: Suppressed | None  # None: a window may open
+
+    @property
+    def total(self) -> float:
+        return self.fit[0] + self.scored.total
+
+
+def basis(
+    prospect: ProspectState, account: AccountState | None
+) -> tuple[tuple[RuleSum, ...], tuple[Notable, ...], AccountRec | None]:
+    """What a prospect is scored on: their engagement, plus the account's when it is their
+    account (funding, anonymous visits), and the account as its state describes it."""
+    if account is not None and account.account_key == prospect.account_key:
+        sums, notable = combine(prospect.engagement, account.engagement)
+        return sums, notable, account.account
+    return prospect.engagement.sums, prospect.engagement.notable, None
+
+
+def evaluation_time(
+    prospect: ProspectState, account: AccountState | None, *also: datetime
+) -> datetime:
+    """The newest event time a person's score knows (theirs, their account's, `also`):
+    every evaluation happens at or after every contribution it counts."""
+    times = [t for t in (prospect.watermark, *also) if t is not None]
+    if account is not None and account.account_key == prospect.account_key and account.watermark:
+        times.append(account.watermark)
+    assert times, "a prospect being evaluated has seen an event"
+    return max(times)
+
+
+def assess(
     rulebook: Rulebook,
     prospect: ProspectState,
     account: AccountState | None,
     at: datetime,
-    trigger_event_id: str,
     now: datetime,
     *,
+    trigger_at: datetime,
     cadence: CadenceState | None = None,
+    suppression: Suppression | None = None,
     trigger: Trigger | None = None,
     trigger_rule: str | None = None,
-    history: ChampionHistory | None = None,
     play: Play | None = None,
     force: bool = False,
-) -> tuple[ProspectState, WindowOpened | None, Suppressed | None]:
-    """Score the prospect at event time `at` and open a window if it qualifies.
+    fits: FitCache | None = None,
+) -> Assessment:
+    """Score the prospect at event time `at` and decide whether a window may open.
 
     It qualifies when the total reaches the threshold, when engagement reaches the minimum
     for the person's fit tier, or when `trigger` matched the signal and the fit tier is at
-    least the trigger's (`force`, for a post-demo window, skips these and the cooldown);
-    never when disqualified, inside the cooldown, or refused by the cadence gate
-    (`rules.core.cadence.gate`: opt-out, reply, spacing, caps, pauses). `play` overrides the play
-    the contributions would choose; the gate may still change it (no_response, breakup...).
-    `trigger_rule` is the engagement rule that scored the triggering signal (hot or not).
+    least the trigger's (`force`, for a post-demo window, skips these and the cooldown).
+    `trigger_at` is the triggering event's time, judged fresh against `now`. `play`
+    overrides the play the engagement would choose; the cadence gate may still change it.
     """
     pk = prospect.person_key
-    contributions, person_account = scoring_basis(prospect, account)
-    fit_points, fit_reasons, tier, disqualifier = _fit(rulebook, prospect.person, person_account)
-    if disqualifier is not None:
-        return prospect, None, Suppressed(pk, "disqualified")
-    horizon = rulebook.engagement.horizon_days
-    engagement_points, _ = engagement(contributions, at, horizon_days=horizon)
-    total = fit_points + engagement_points
+    sums, notable, person_account = basis(prospect, account)
+    fit_result = fit_of(rulebook, prospect.person, person_account, fits)
+    scored = score(sums, at, rulebook.engagement.horizon_days)
     windows = rulebook.windows
-    tier_minimum = windows.min_engagement_by_tier.get(tier)  # type: ignore[call-overload]
+    tier = fit_result[2]
     triggered = trigger is not None and tier_at_least(tier, trigger.min_fit_tier)
+    if play is None:
+        play = trigger.play if triggered and trigger is not None else _play(sums, scored)
+
+    def refused(reason: SuppressionReason, gate: Gate | None = None) -> Assessment:
+        return Assessment(
+            prospect, at, person_account, fit_result, scored, sums, notable, play, gate,
+            Suppressed(pk, reason),
+        )  # fmt: skip
+
+    if fit_result[3] is not None:
+        return refused("disqualified")
+    tier_minimum = windows.min_engagement_by_tier.get(tier)  # type: ignore[call-overload]
     if not (
         force
-        or total >= windows.threshold
-        or (tier_minimum is not None and engagement_points >= tier_minimum)
+        or fit_result[0] + scored.total >= windows.threshold
+        or (tier_minimum is not None and scored.total >= tier_minimum)
         or triggered
     ):
-        return prospect, None, Suppressed(pk, "below_threshold")
+        return refused("below_threshold")
     last = prospect.last_window_at
     if not force and last is not None and at - last < timedelta(days=windows.cooldown_days):
-        return prospect, None, Suppressed(pk, "cooldown")
-
-    scored = ranked(contributions, at, horizon_days=horizon)  # only when a window may open
-    if play is None:
-        play = trigger.play if triggered and trigger is not None else _play(scored)
-    engaged = [c.occurred_at for c in prospect.contributions if c.points > 0]
+        return refused("cooldown")
+    if now - trigger_at > timedelta(hours=windows.fresh_for(play)):
+        return refused("stale")
     gate = cadence_gate(
         rulebook.cadence,
         cadence,
         trigger_play=play,
         hot=rulebook.cadence.is_hot(play=play, rule=trigger_rule),
         at=at,
-        last_engaged_at=max(engaged) if engaged else None,
-        timezone=zone_for(prospect.person, person_account),
-        country=person_account.country if person_account is not None else None,
+        last_engaged_at=prospect.engagement.last_positive,
+        suppression=suppression,
     )
     if not gate.allowed:
         assert gate.reason is not None
-        return prospect, None, Suppressed(pk, gate.reason)
-    play = gate.play
-    window_id = "w_" + hashlib.sha256(f"{pk}|{trigger_event_id}".encode()).hexdigest()[:24]
-    score = Score(
+        return refused(gate.reason, gate)
+    paused = paused_through(
+        now,
+        now + gate.expires_in,
+        timezone=zone_for(prospect.person, person_account, rulebook.cadence),
+        rules=rulebook.cadence,
+        vacations=cadence.vacations if cadence is not None else (),
+        country=person_account.country if person_account is not None else None,
+    )
+    if paused is not None:
+        return refused("paused_vacation" if paused == "vacation" else "paused_holiday", gate)
+    return Assessment(
+        prospect, at, person_account, fit_result, scored, sums, notable, gate.play, gate, None
+    )
+
+
+def open_window(
+    rulebook: Rulebook,
+    a: Assessment,
+    trigger: TriggerRef,
+    now: datetime,
+    *,
+    cadence: CadenceState | None = None,
+    history: ChampionHistory | None = None,
+    play: Play | None = None,
+) -> tuple[ProspectState, WindowOpened]:
+    """The window for an assessment that passed, and the prospect state that records it.
+
+    `play` overrides the assessed play (fan-out gives the second and later people the
+    multi-threading play); a play the cadence chose (breakup, no_response...) is kept."""
+    assert a.suppressed is None and a.gate is not None, "only an assessment that passed opens"
+    prospect = a.prospect
+    pk = prospect.person_key
+    gate = a.gate
+    if play is not None and gate.play == a.play:
+        gate = Gate(gate.allowed, gate.reason, play, gate.channel, gate.urgency, gate.expires_in)
+    fit_points, fit_reasons, tier, _ = a.fit
+    wid = window_id(pk, trigger)
+    windows = rulebook.windows
+    points = {n.event_id: a.scored.points_of(n) for n in a.notable}
+    ranked = sorted(
+        a.notable, key=lambda n: (-points[n.event_id], -n.occurred_at.timestamp(), n.event_id)
+    )
+    reasons = tuple(
+        Reason(
+            event_id=n.event_id,
+            signal_type=n.signal_type,
+            occurred_at=n.occurred_at,
+            rule=n.rule,
+            points=round(points[n.event_id], 2),
+            detail=n.detail,
+        )
+        for n in ranked[:MAX_REASONS]
+        if points[n.event_id] > MIN_REASON_POINTS
+    )
+    total = fit_points + a.scored.total
+    score_ = Score(
         fit=round(fit_points, 2),
-        engagement=round(engagement_points, 2),
+        engagement=round(a.scored.total, 2),
         total=round(total, 2),
         threshold=windows.threshold,
         fit_tier=tier,
     )
-    reasons = tuple(
-        Reason(
-            event_id=c.event_id,
-            signal_type=str(c.signal_type),
-            occurred_at=c.occurred_at,
-            rule=c.rule,
-            points=round(points, 2),
-            detail=c.detail,
-        )
-        for c, points in scored[:MAX_REASONS]
-        if points > MIN_REASON_POINTS
-    )
     draft = build_draft(
         rulebook,
-        play=play,
+        play=gate.play,
         gate=gate,
         vacations=cadence.vacations if cadence is not None else (),
         person=prospect.person,
-        account=person_account,
-        score=score,
+        account=a.account,
+        score=score_,
         reasons=reasons,
         fit_reasons=fit_reasons,
-        contributions=[c for c, _ in scored],
+        notable=a.notable,
+        sums=a.sums,
         opened_at=now,
     )
     if history is not None and history.is_champion:
@@ -188,54 +299,87 @@ def evaluate_window(
             update={"talking_points": (_history_point(history), *draft.talking_points)[:4]}
         )
     window = WindowOpened(
-        window_id=window_id,
+        window_id=wid,
         opened_at=now,
-        as_of=at,
-        trigger_event_id=trigger_event_id,
+        as_of=a.at,
+        trigger_event_id=trigger.event_id,
+        trigger_source=trigger.source,
         person_key=pk,
         account_key=prospect.account_key,
-        person=prospect.person,
-        account=person_account,
-        play=play,
-        score=score,
+        person=person_model(prospect.person),
+        account=account_model(a.account) if a.account is not None else None,
+        play=gate.play,
+        score=score_,
         reasons=reasons,
-        fit_reasons=_fit_reasons(fit_reasons),
+        fit_reasons=tuple(r.model_copy(update={"points": round(r.points, 2)}) for r in fit_reasons),
         rulebook=RulebookRef(version=rulebook.version, hash=rulebook.hash),
         draft=draft,
         champion=history,
     )
-    opened = prospect.model_copy(
-        update={
-            "last_window_at": at,
-            "last_window_id": window_id,
-            "windows_opened": prospect.windows_opened + 1,
-            "open_window_id": window_id,
-            "open_window_expires_at": draft.expires_at,
-        }
+    opened = msgspec.structs.replace(
+        prospect,
+        last_window_at=a.at,
+        last_window_id=wid,
+        windows_opened=prospect.windows_opened + 1,
+        open_window_id=wid,
+        open_window_expires_at=draft.expires_at,
     )
-    return opened, window, None
+    return opened, window
 
 
-def _play(scored: list[tuple[Contribution, float]]) -> Play:
+def evaluate_window(
+    rulebook: Rulebook,
+    prospect: ProspectState,
+    account: AccountState | None,
+    at: datetime,
+    trigger: TriggerRef,
+    now: datetime,
+    *,
+    cadence: CadenceState | None = None,
+    suppression: Suppression | None = None,
+    rule_trigger: Trigger | None = None,
+    trigger_rule: str | None = None,
+    history: ChampionHistory | None = None,
+    play: Play | None = None,
+    force: bool = False,
+    fits: FitCache | None = None,
+) -> tuple[ProspectState, WindowOpened | None, Suppressed | None]:
+    """`assess` then, if it passed, `open_window`: (new state, window or None, why not)."""
+    a = assess(
+        rulebook,
+        prospect,
+        account,
+        at,
+        now,
+        trigger_at=trigger.occurred_at,
+        cadence=cadence,
+        suppression=suppression,
+        trigger=rule_trigger,
+        trigger_rule=trigger_rule,
+        play=play,
+        force=force,
+        fits=fits,
+    )
+    if a.suppressed is not None:
+        return prospect, None, a.suppressed
+    state, window = open_window(rulebook, a, trigger, now, cadence=cadence, history=history)
+    return state, window, None
+
+
+def _play(sums: tuple[RuleSum, ...], scored: Scored) -> Play:
     """The play of the rule that contributes most now (its newest contribution's play)."""
-    by_rule: dict[str, float] = {}
-    newest: dict[str, Contribution] = {}
-    for c, points in scored:
-        by_rule[c.rule] = by_rule.get(c.rule, 0.0) + points
-        if c.rule not in newest or c.sort_key > newest[c.rule].sort_key:
-            newest[c.rule] = c
+    newest: dict[str, RuleSum] = {}
+    for s in sums:
+        if s.rule not in newest or s.newest >= newest[s.rule].newest:
+            newest[s.rule] = s
     # Ties on points pick the alphabetically first rule name.
-    positive = sorted((-points, rule) for rule, points in by_rule.items() if points > 0)
+    positive = sorted((-points, rule) for rule, points in scored.by_rule.items() if points > 0)
     if not positive:
         return "signal_triggered"
-    return newest[positive[0][1]].play
+    return newest[positive[0][1]].play  # type: ignore[return-value]
 
 
 def _history_point(history: ChampionHistory) -> str:
     where = history.previous_account_name or history.previous_account_key
     role = f" as {history.previous_title}" if history.previous_title else ""
     return f"Worked with us at {where}{role}: {'; '.join(history.evidence)}."
-
-
-def _fit_reasons(reasons: tuple[FitReason, ...]) -> tuple[FitReason, ...]:
-    return tuple(r.model_copy(update={"points": round(r.points, 2)}) for r in reasons)

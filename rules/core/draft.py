@@ -19,16 +19,18 @@ visited are facts about the account, not personal data.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
 from rules.core.cadence import Gate
+from rules.core.engagement import day_of
 from rules.core.sendtime import send_at
-from rules.core.state import Contribution
+from rules.core.state import Notable, RuleSum
+from rules.rulebook.cadence import CadenceRules
 from rules.rulebook.model import Rulebook
 from rules.rulebook.templates import FILLER, money, render_draft_text, template_facts
-from signals.models import Account, Person, SignalType
+from signals.models import SignalType
+from signals.records import AccountRec, PersonRec
 from signals.windows import Draft, FitReason, Play, Reason, Score
 
 __all__ = ["COUNTRY_ZONES", "DRAFT_FACT_KEYS", "build_draft", "zone_for"]
@@ -78,13 +80,14 @@ COUNTRY_ZONES: Mapping[str, str] = {
 }
 
 
-def zone_for(person: Person, account: Account | None) -> str:
-    """The IANA zone to schedule in: the person's, else the account country's, else UTC."""
+def zone_for(person: PersonRec, account: AccountRec | None, rules: CadenceRules) -> str:
+    """The IANA zone to schedule in: the person's, else the account country's, else the
+    rulebook's `cadence.default_timezone`."""
     if person.timezone:
         return person.timezone
-    if account is not None and account.country:
-        return COUNTRY_ZONES.get(account.country, "UTC")
-    return "UTC"
+    if account is not None and account.country and account.country in COUNTRY_ZONES:
+        return COUNTRY_ZONES[account.country]
+    return rules.default_timezone
 
 
 def build_draft(
@@ -92,20 +95,25 @@ def build_draft(
     *,
     play: Play,
     gate: Gate,
-    person: Person,
-    account: Account | None,
+    person: PersonRec,
+    account: AccountRec | None,
     score: Score,
     reasons: Sequence[Reason],
     fit_reasons: Sequence[FitReason],
-    contributions: Sequence[Contribution],
+    notable: Sequence[Notable],
+    sums: Sequence[RuleSum],
     opened_at: datetime,
     vacations: Sequence[tuple[date, date]] = (),
 ) -> Draft:
-    """Assemble the draft from the gate, the ranked reasons and the play's templates."""
-    by_id = {c.event_id: c for c in contributions}
+    """Assemble the draft from the gate, the ranked reasons and the play's templates.
+
+    `notable` are the kept contributions behind `reasons` (their facts feed the talking
+    points) and `sums` the engagement sums (how often the lead rule fired lately).
+    """
+    by_id = {c.event_id: c for c in notable}
     top = [by_id[r.event_id] for r in reasons if r.event_id in by_id]
-    zone = zone_for(person, account)
-    trigger = _trigger(top, contributions)
+    zone = zone_for(person, account, rulebook.cadence)
+    trigger = _trigger(top, sums)
     text = render_draft_text(
         rulebook.plays,
         play,
@@ -113,7 +121,7 @@ def build_draft(
             person=person,
             account=account,
             trigger=trigger,
-            trigger_facts=top[0].facts if top else None,
+            trigger_facts=dict(top[0].facts) if top else None,
             fit_reason=fit_reasons[0].detail if fit_reasons else None,
         ),
     )
@@ -141,7 +149,7 @@ def build_draft(
 
 
 def _talking_points(
-    templated: Sequence[str], top: Sequence[Contribution], account: Account | None
+    templated: Sequence[str], top: Sequence[Notable], account: AccountRec | None
 ) -> tuple[str, ...]:
     """Evidence per kind of signal first (the specific facts), then the play's points;
     fillers only to reach two."""
@@ -152,7 +160,7 @@ def _talking_points(
         if kind in kinds:
             continue
         kinds.add(kind)
-        point = _point(kind, c.facts, account, c.occurred_at.date())
+        point = _point(kind, dict(c.facts), account, c.occurred_at.date())
         if point:
             points.append(point)
     points += [p for p in templated if p not in FILLER and p not in points]
@@ -163,22 +171,23 @@ def _talking_points(
     return tuple(points[:4])
 
 
-def _trigger(top: Sequence[Contribution], contributions: Sequence[Contribution]) -> str:
-    """The top reason's detail, with how often its rule fired and over how many days."""
+def _trigger(top: Sequence[Notable], sums: Sequence[RuleSum]) -> str:
+    """The top reason's detail, with how often its rule fired in the 30 days up to it and
+    over how many days (UTC calendar days from the first to the lead, at least one)."""
     if not top:
         return "Engagement crossed the threshold"
     lead = top[0]
-    same = [c for c in contributions if c.rule == lead.rule and c.occurred_at <= lead.occurred_at]
-    same = [c for c in same if (lead.occurred_at - c.occurred_at).days < 30] or [lead]
+    lead_day = day_of(lead.occurred_at)
+    days = [d for s in sums if s.rule == lead.rule for d in s.days if 0 <= lead_day - d.day < 30]
+    count = sum(d.count for d in days) or 1
     text = lead.detail.strip() or lead.rule.replace("_", " ")
-    if len(same) > 1:
-        first = min(c.occurred_at for c in same)
-        days = max(1, math.ceil((lead.occurred_at - first).total_seconds() / 86_400))
-        text = f"{text} {len(same)}x in {days} day{'s' if days != 1 else ''}"
+    if count > 1:
+        span = max(1, lead_day - min(d.day for d in days))
+        text = f"{text} {count}x in {span} day{'s' if span != 1 else ''}"
     return text
 
 
-def _why_now(trigger: str, top: Sequence[Contribution], score: Score) -> str:
+def _why_now(trigger: str, top: Sequence[Notable], score: Score) -> str:
     also = ""
     if len(top) > 1:
         second = top[1].detail.strip()
@@ -191,9 +200,9 @@ def _why_now(trigger: str, top: Sequence[Contribution], score: Score) -> str:
     )
 
 
-def _kind(c: Contribution) -> str:
+def _kind(c: Notable) -> str:
     if c.signal_type == SignalType.PAGE_VISITED:
-        path = c.facts.get("properties.path", "").lower()
+        path = dict(c.facts).get("properties.path", "").lower()
         for kind in ("pricing", "security", "docs", "case"):
             if kind in path:
                 return f"page:{kind}"
@@ -201,7 +210,9 @@ def _kind(c: Contribution) -> str:
     return str(c.signal_type)
 
 
-def _point(kind: str, facts: Mapping[str, str], account: Account | None, day: date) -> str | None:
+def _point(
+    kind: str, facts: Mapping[str, str], account: AccountRec | None, day: date
+) -> str | None:
     size = f" for a team of about {account.employees}" if account and account.employees else ""
     path = facts.get("properties.path", "")
     if kind == "page:pricing":

@@ -1,355 +1,407 @@
 """The decision core: apply one signal to the stored state and decide which windows open.
 
-The stream agent calls `apply_signal` once per decoded signal, with the account state and
-a lazy view of the prospect table for the signal's partition (the account key), then stores
-what the `Outcome` says changed and publishes its windows. Pure: no I/O, no clock (`now`
-is injected and only stamps `opened_at`); it does not raise on validated input.
+The stream glue calls `apply_signal` once per signal record, on the partition that owns the
+signal's account, with the account's state and a `StateView` of that partition's other
+state; it stores what the `Outcome` says changed and publishes its windows. Pure: no I/O,
+no clock (`now` is injected); it does not raise on validated input.
 
 Person-level signals (email opened, job changed, a page visit naming a person) update that
 prospect; account-level signals (funding, a page visit naming only an account) update the
-account and re-evaluate every known person there, in sorted person-key order.
+account and assess every person stored under it (fan-out).
 
-Order independence. Scoring uses event time only, contributions are kept sorted, and the
-merge of attributes keeps the newest value per field (`rules.core.merge`), so the same events in
-any order give the same prospect and account states, except for the window bookkeeping
-(`last_window_at`, `last_window_id`, `windows_opened`): *whether* a window opened along the
-way depends on what had arrived when it was evaluated. Bounded memories (`rules.core.state`)
-are the other exception, at their limits.
+Verdicts, checked first:
+
+- `too_late`: the event's UTC day is `horizon_days` or more before the state's reference
+  (its watermark, or `now` when later): it can no longer count. Not a duplicate.
+- `duplicate`: its fingerprint (`rules.core.state.fingerprint`: kind, source, event id)
+  was applied before. Nothing changes, except that a person-level duplicate re-applies its
+  idempotent effect on the account (merged attributes), which heals a crash that kept the
+  prospect but lost the account write.
+
+Order independence: scoring uses event time only, the sums and the merged attributes do
+not depend on arrival order, so the same events in any order give the same prospect and
+account states, except for the window bookkeeping (*whether* a window opened depends on
+what had arrived when it was evaluated).
 
 Matching an engagement rule reads the event's own facts (its person, account and
 properties), not the merged ones, so a contribution never depends on what arrived before.
-Fit reads the merged person and, when the person is at the account being applied, the
-account state's account (what all its people's events said), else the prospect's own.
+Fit reads the merged person and the account state's account.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, Protocol
 
-from rules.core.cadence import CadenceState
-from rules.core.champions import champion_facts
-from rules.core.decide import Suppressed, evaluate_window
+import msgspec
+
+from rules.core import engagement as eng
+from rules.core.cadence import merge_suppressions
+from rules.core.champions import champion_facts, previous_person_key
+from rules.core.decide import (
+    Suppressed,
+    TriggerRef,
+    assess,
+    evaluate_window,
+    evaluation_time,
+    open_window,
+)
+from rules.core.dedup import Overflow, Spill, is_too_late, prune_seen, remember, seen_before
 from rules.core.draft import DRAFT_FACT_KEYS
 from rules.core.facts import facts_for
-from rules.core.merge import merge_account, merge_person, merge_prospect_account
-from rules.core.scoring import (
-    match_engagement_rule,
-    match_trigger,
-    render_detail,
-)
+from rules.core.fitcache import FitCache
+from rules.core.merge import merge_account, merge_person
+from rules.core.scoring import match_engagement_rule, match_trigger, render_detail
 from rules.core.state import (
-    MAX_PEOPLE,
-    MAX_SEEN,
     AccountState,
-    Contribution,
     ProspectState,
     Stamp,
-    add_contribution,
-    is_seen,
-    remember,
+    Suppression,
+    fingerprint,
 )
 from rules.rulebook.model import EngagementRule, Rulebook
 from signals.identity import person_key, signal_account_key
-from signals.models import Account, FundingAnnounced, PageVisited, Signal
-from signals.windows import (
-    ChampionHistory,
-    WindowOpened,
-)
+from signals.models import SignalType
+from signals.records import AccountRec, SignalRec, record_of
+from signals.windows import ChampionHistory, WindowOpened
 
-__all__ = ["Outcome", "Suppressed", "apply_signal"]
+__all__ = [
+    "MAX_KEPT_TEXT",
+    "Outcome",
+    "StateView",
+    "Suppressed",
+    "Verdict",
+    "account_owner",
+    "apply_signal",
+    "clip",
+    "contribution_of",
+    "prospect_owner",
+]
+
+Verdict = Literal["applied", "duplicate", "too_late"]
+
+
+class StateView(Protocol):
+    """What the engine may read of a partition besides the signal's account state."""
+
+    def prospect(self, account_key: str | None, person_key: str) -> ProspectState | None: ...
+
+    def people(self, account_key: str) -> Iterable[ProspectState]:
+        """Every prospect stored under the account (fan-out), in any order."""
+        ...
+
+    def overflow(self, owner: str, day: int) -> frozenset[int]:
+        """Fingerprints spilled for one state and day (`rules.core.dedup`)."""
+        ...
+
+    def suppression(self, person_key: str) -> Suppression | None:
+        """What follows the person from every account (opt-out, bounces, replies)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    duplicate: bool  # event_id already applied: nothing changed
-    account: AccountState | None  # new account state to store, None = unchanged
-    prospects: Mapping[str, ProspectState]  # changed prospect states by person key
-    windows: tuple[WindowOpened, ...]
-    suppressed: tuple[Suppressed, ...]
-    rule: str | None  # engagement rule that scored the event, if any
+    verdict: Verdict
+    account: AccountState | None = None  # new account state to store, None = unchanged
+    prospects: Mapping[str, ProspectState] = field(default_factory=dict)  # changed, by key
+    windows: tuple[WindowOpened, ...] = ()
+    suppressed: tuple[Suppressed, ...] = ()
+    rule: str | None = None  # engagement rule that scored the event, if any
+    spills: tuple[tuple[str, Spill], ...] = ()  # (owner, overflow change) to store
+
+    @property
+    def duplicate(self) -> bool:
+        return self.verdict == "duplicate"
 
 
-_DUPLICATE = Outcome(
-    duplicate=True, account=None, prospects={}, windows=(), suppressed=(), rule=None
-)
+def prospect_owner(account_key: str | None, pk: str) -> str:
+    """The owner id of a prospect's overflow records (the prospect's table key)."""
+    return f"{account_key or ''}|{pk}"
+
+
+def account_owner(account_key: str) -> str:
+    return account_key
 
 
 def apply_signal(
     rulebook: Rulebook,
-    signal: Signal,
+    signal: Any,
     *,
     account: AccountState | None,
-    prospects: Mapping[str, ProspectState],
+    view: StateView,
     now: datetime,
     history: ChampionHistory | None = None,
-    cadence: Mapping[str, CadenceState] | None = None,
+    fits: FitCache | None = None,
 ) -> Outcome:
-    """Apply one signal. `prospects` is only read with `.get`; `now` is UTC wall-clock time.
+    """Apply one signal (a `SignalRec`, or a validated `signals.models` signal).
 
     `account` is the stored state for the signal's account key; a state for another key is
-    ignored (treated as absent). `history` comes with a job change forwarded from the
-    person's previous account (`rules.core.champions.depart`). `cadence` looks up what outreach
-    tools reported per person key (`rules.core.cadence`); only `.get` is used.
+    ignored. `history` comes with a job change forwarded from the person's previous account
+    (`rules.core.champions.depart`). `fits` is the caller's fit memo, if any.
     """
-    cadence = cadence if cadence is not None else {}
-    key = signal_account_key(signal.account, signal.person)
+    rec = record_of(signal)
+    key = signal_account_key(rec.account, rec.person)
     if account is not None and account.account_key != key:
         account = None
-    if isinstance(signal, FundingAnnounced) or (
-        isinstance(signal, PageVisited) and signal.person is None
+    if rec.type == SignalType.FUNDING_ANNOUNCED or (
+        rec.type == SignalType.PAGE_VISITED and rec.person is None
     ):
-        assert key is not None and signal.account is not None  # the models guarantee it
-        return _apply_account_signal(
-            rulebook, signal, key, signal.account, account, prospects, now, cadence
-        )
-    return _apply_person_signal(rulebook, signal, key, account, prospects, now, history, cadence)
+        assert key is not None and rec.account is not None  # the models guarantee it
+        return _account_signal(rulebook, rec, key, rec.account, account, view, now, fits)
+    return _person_signal(rulebook, rec, key, account, view, now, history, fits)
 
 
-def _apply_person_signal(
-    rulebook: Rulebook,
-    signal: Signal,
-    key: str | None,
-    account: AccountState | None,
-    prospects: Mapping[str, ProspectState],
-    now: datetime,
-    history: ChampionHistory | None,
-    cadence: Mapping[str, CadenceState],
-) -> Outcome:
-    assert signal.person is not None  # person-level signals carry one
-    pk = person_key(signal.person)
-    at_event = signal.occurred_at
-    previous = prospects.get(pk)
-    if previous is not None and is_seen(previous.seen_event_ids, signal.event_id, at_event):
-        # The prospect is this event's dedup marker. Its one other effect, on the account
-        # (the person among its people, merged attributes), is idempotent: re-apply it, so
-        # that a crash which kept the prospect but lost the account write heals on redelivery.
-        touched = _touched_account(rulebook, account, key, signal, pk) if key else None
-        return Outcome(
-            duplicate=True,
-            account=touched if touched is not None and touched != account else None,
-            prospects={},
-            windows=(),
-            suppressed=(),
-            rule=None,
-        )
+def contribution_of(
+    rulebook: Rulebook, rule: EngagementRule, signal: SignalRec, facts: Mapping[str, Any]
+) -> eng.Contribution:
+    """The contribution `rule` makes for `signal` (points before caps and decay).
 
-    facts = facts_for(signal, signal.person, signal.account) | champion_facts(history)
-    rule = match_engagement_rule(rulebook, signal, facts)
-    contribution = _contribution(rulebook, rule, signal, facts) if rule is not None else None
-    prospect = _merged_prospect(rulebook, previous, pk, signal, contribution)
-
-    new_account = None
-    if key is not None:
-        new_account = _touched_account(rulebook, account, key, signal, pk)
-    state, window, suppressed = evaluate_window(
-        rulebook,
-        prospect,
-        new_account,
-        prospect.watermark or at_event,
-        signal.event_id,
-        now,
-        cadence=cadence.get(pk),
-        trigger=match_trigger(
-            rulebook, signal, facts, contributions=prospect.contributions, current=contribution
-        ),
-        trigger_rule=rule.name if rule is not None else None,
-        history=history,
-    )
-    return Outcome(
-        duplicate=False,
-        account=new_account if new_account != account else None,
-        prospects={pk: state},
-        windows=(window,) if window is not None else (),
-        suppressed=(suppressed,) if suppressed is not None else (),
-        rule=rule.name if rule is not None else None,
-    )
-
-
-def _apply_account_signal(
-    rulebook: Rulebook,
-    signal: Signal,
-    key: str,
-    named: Account,
-    account: AccountState | None,
-    prospects: Mapping[str, ProspectState],
-    now: datetime,
-    cadence: Mapping[str, CadenceState],
-) -> Outcome:
-    at_event = signal.occurred_at
-    if account is not None and is_seen(account.seen_event_ids, signal.event_id, at_event):
-        return _DUPLICATE
-    facts = facts_for(signal, None, named)
-    rule = match_engagement_rule(rulebook, signal, facts)
-    contribution = _contribution(rulebook, rule, signal, facts) if rule is not None else None
-    state = _touched_account(rulebook, account, key, signal, None, contribution)
-    if rule is None or contribution is None:
-        # Nothing scored: no one's engagement moved, so no one is re-evaluated.
-        return Outcome(False, state, {}, (), (), None)
-
-    # Everyone known at the account is assessed; the best `max_windows_per_signal` by total
-    # score get a window, the first with the account rule's play (funding, say) and the
-    # rest multi-threading.
-    candidates: list[tuple[ProspectState, datetime, WindowOpened]] = []
-    suppressed: list[Suppressed] = []
-    for pk in sorted(state.people):
-        prospect = prospects.get(pk)
-        if prospect is None or prospect.account_key != key:
-            continue  # unknown here, or moved to another account since
-        at = max(prospect.watermark or at_event, at_event)
-        _, window, why = evaluate_window(
-            rulebook,
-            prospect,
-            state,
-            at,
-            signal.event_id,
-            now,
-            cadence=cadence.get(pk),
-            trigger_rule=rule.name,
-            play=rule.play,
-        )
-        if window is not None:
-            candidates.append((prospect, at, window))
-        if why is not None:
-            suppressed.append(why)
-    candidates.sort(key=lambda c: (-c[2].score.total, c[0].person_key))
-    limit = rulebook.accounts.max_windows_per_signal
-    changed: dict[str, ProspectState] = {}
-    windows: list[WindowOpened] = []
-    for rank, (prospect, at, _assessed) in enumerate(candidates):
-        if rank >= limit:
-            suppressed.append(Suppressed(prospect.person_key, "account_limit"))
-            continue
-        new, opened, _ = evaluate_window(
-            rulebook,
-            prospect,
-            state,
-            at,
-            signal.event_id,
-            now,
-            cadence=cadence.get(prospect.person_key),
-            trigger_rule=rule.name,
-            play=rule.play if rank == 0 else "multi_thread",
-        )
-        assert opened is not None  # same inputs as the assessment above
-        windows.append(opened)
-        changed[prospect.person_key] = new
-    return Outcome(False, state, changed, tuple(windows), tuple(suppressed), rule.name)
-
-
-def _contribution(
-    rulebook: Rulebook, rule: EngagementRule, signal: Signal, facts: Mapping[str, Any]
-) -> Contribution:
-    kept = {k: _fact_text(facts[k]) for k in DRAFT_FACT_KEYS if k in facts}
-    return Contribution.model_construct(
+    Its detail and the facts kept for the draft are clipped to `MAX_KEPT_TEXT` characters:
+    they live in the state and in every window, whatever a producer sends."""
+    kept = tuple((k, clip(_fact_text(facts[k]))) for k in DRAFT_FACT_KEYS if k in facts)
+    return eng.Contribution(
         event_id=signal.event_id,
         signal_type=signal.type,
         rule=rule.name,
         points=rule.points,
         half_life_days=rule.half_life_days or rulebook.engagement.default_half_life_days,
+        occurred_at=signal.occurred_at,
+        detail=clip(render_detail(rule.detail, facts)),
+        play=rule.play,
         cap=rule.cap,
         cap_per_day=rule.cap_per_day,
         within_days=rule.within_days,
-        occurred_at=signal.occurred_at,
-        detail=render_detail(rule.detail, facts),
-        play=rule.play,
         facts=kept,
+    )
+
+
+def _person_signal(
+    rulebook: Rulebook,
+    signal: SignalRec,
+    key: str | None,
+    account: AccountState | None,
+    view: StateView,
+    now: datetime,
+    history: ChampionHistory | None,
+    fits: FitCache | None,
+) -> Outcome:
+    assert signal.person is not None  # person-level signals carry one
+    pk = person_key(signal.person)
+    horizon = rulebook.engagement.horizon_days
+    previous = view.prospect(key, pk)
+    owner = prospect_owner(key, pk)
+    fp = fingerprint("signal", signal.source, signal.event_id)
+    day = eng.day_of(signal.occurred_at)
+    watermark = previous.watermark if previous is not None else None
+    if is_too_late(day, eng.day_of(max(watermark or now, now)), horizon):
+        return Outcome("too_late")
+    if previous is not None and seen_before(previous.seen, fp, day, _overflow(view, owner)):
+        touched = _touched_account(account, key, signal) if key is not None else None
+        return Outcome("duplicate", account=touched if touched != account else None)
+
+    facts = facts_for(signal, signal.person, signal.account) | champion_facts(history)
+    rule = match_engagement_rule(rulebook, signal, facts)
+    contribution = contribution_of(rulebook, rule, signal, facts) if rule is not None else None
+    new_account = _touched_account(account, key, signal) if key is not None else None
+    prospect, spills = _merged_prospect(
+        rulebook, previous, key, pk, signal, fp, contribution, new_account
+    )
+    at = evaluation_time(prospect, new_account)
+    trigger = match_trigger(
+        rulebook, signal, facts, sums=prospect.engagement.sums, current=contribution
+    )
+    state, window, suppressed = evaluate_window(
+        rulebook,
+        prospect,
+        new_account,
+        at,
+        TriggerRef(signal.source, signal.event_id, signal.occurred_at),
+        now,
+        cadence=prospect.cadence,
+        suppression=_suppression(view, signal, pk),
+        rule_trigger=trigger,
+        trigger_rule=rule.name if rule is not None else None,
+        history=history,
+        fits=fits,
+    )
+    return Outcome(
+        "applied",
+        account=new_account if new_account != account else None,
+        prospects={pk: state},
+        windows=(window,) if window is not None else (),
+        suppressed=(suppressed,) if suppressed is not None else (),
+        rule=rule.name if rule is not None else None,
+        spills=tuple((owner, s) for s in spills),
+    )
+
+
+def _account_signal(
+    rulebook: Rulebook,
+    signal: SignalRec,
+    key: str,
+    named: AccountRec,
+    account: AccountState | None,
+    view: StateView,
+    now: datetime,
+    fits: FitCache | None,
+) -> Outcome:
+    horizon = rulebook.engagement.horizon_days
+    fp = fingerprint("signal", signal.source, signal.event_id)
+    day = eng.day_of(signal.occurred_at)
+    watermark = account.watermark if account is not None else None
+    if is_too_late(day, eng.day_of(max(watermark or now, now)), horizon):
+        return Outcome("too_late")
+    owner = account_owner(key)
+    if account is not None and seen_before(account.seen, fp, day, _overflow(view, owner)):
+        return Outcome("duplicate")
+    facts = facts_for(signal, None, named)
+    rule = match_engagement_rule(rulebook, signal, facts)
+    contribution = contribution_of(rulebook, rule, signal, facts) if rule is not None else None
+    state = _touched_account(account, key, signal)
+    seen, spills = remember(state.seen, fp, day)
+    mark = max(state.watermark or signal.occurred_at, signal.occurred_at)
+    engaged = state.engagement
+    if contribution is not None:
+        engaged = eng.add(engaged, contribution, recent=rulebook.recent_kept)
+    engaged = eng.prune(engaged, mark, horizon)
+    seen, drops = prune_seen(seen, eng.day_of(mark), horizon)
+    state = msgspec.structs.replace(state, seen=seen, watermark=mark, engagement=engaged)
+    out_spills = tuple((owner, s) for s in (*spills, *drops))
+    if rule is None:
+        # Nothing scored: no one's engagement moved, so no one is assessed.
+        return Outcome("applied", account=state, spills=out_spills)
+
+    # Everyone at the account is assessed once; the best `max_windows_per_signal` by total
+    # score get a window, the first with the account rule's play (funding, say), the rest
+    # the multi-threading play with the same timing.
+    trigger = TriggerRef(signal.source, signal.event_id, signal.occurred_at)
+    passed = []
+    suppressed: list[Suppressed] = []
+    for prospect in sorted(view.people(key), key=lambda p: p.person_key):
+        if prospect.departed_at is not None:
+            continue  # moved to another account
+        a = assess(
+            rulebook,
+            prospect,
+            state,
+            evaluation_time(prospect, state),
+            now,
+            trigger_at=signal.occurred_at,
+            cadence=prospect.cadence,
+            suppression=view.suppression(prospect.person_key),
+            trigger_rule=rule.name,
+            play=rule.play,
+            fits=fits,
+        )
+        if a.suppressed is None:
+            passed.append(a)
+        else:
+            suppressed.append(a.suppressed)
+    passed.sort(key=lambda a: (-a.total, a.prospect.person_key))
+    limit = rulebook.accounts.max_windows_per_signal
+    changed: dict[str, ProspectState] = {}
+    windows: list[WindowOpened] = []
+    for rank, a in enumerate(passed):
+        pk = a.prospect.person_key
+        if rank >= limit:
+            suppressed.append(Suppressed(pk, "account_limit"))
+            continue
+        new, window = open_window(
+            rulebook,
+            a,
+            trigger,
+            now,
+            cadence=a.prospect.cadence,
+            play=None if rank == 0 else "multi_thread",
+        )
+        windows.append(window)
+        changed[pk] = new
+    return Outcome(
+        "applied", state, changed, tuple(windows), tuple(suppressed), rule.name, out_spills
     )
 
 
 def _merged_prospect(
     rulebook: Rulebook,
     previous: ProspectState | None,
+    key: str | None,
     pk: str,
-    signal: Signal,
-    contribution: Contribution | None,
-) -> ProspectState:
+    signal: SignalRec,
+    fp: int,
+    contribution: eng.Contribution | None,
+    account: AccountState | None,
+) -> tuple[ProspectState, tuple[Spill, ...]]:
     assert signal.person is not None
-    stamp: Stamp = (signal.occurred_at, signal.event_id)
-    stamps = previous.attributes_as_of if previous is not None else {}
+    horizon = rulebook.engagement.horizon_days
+    stamp: Stamp = (signal.occurred_at.timestamp(), fp)
+    base = previous if previous is not None else ProspectState(pk, key, signal.person)
     person, stamps = merge_person(
-        previous.person if previous is not None else None, signal.person, stamps, stamp
+        previous.person if previous is not None else None, signal.person, base.stamps, stamp
     )
-    account = previous.account if previous is not None else None
-    if signal.account is not None:
-        account, stamps = merge_prospect_account(account, signal.account, stamps, stamp)
-    watermark = signal.occurred_at
-    if previous is not None and previous.watermark is not None:
-        watermark = max(watermark, previous.watermark)
-    values: dict[str, Any] = {
-        "person_key": pk,
-        "account_key": signal_account_key(account, person),
-        "person": person,
-        "account": account,
-        "contributions": add_contribution(
-            previous.contributions if previous is not None else (),
-            contribution,
-            watermark,
-            rulebook.engagement.horizon_days,
-        ),
-        "seen_event_ids": remember(
-            previous.seen_event_ids if previous is not None else {},
-            signal.event_id,
-            signal.occurred_at,
-            MAX_SEEN,
-        ),
-        "watermark": watermark,
-        "attributes_as_of": stamps,
-    }
-    if previous is None:
-        return ProspectState.model_construct(
-            last_window_at=None, last_window_id=None, windows_opened=0, **values
-        )
-    return previous.model_copy(update=values)
+    watermark = max(base.watermark or signal.occurred_at, signal.occurred_at)
+    engaged = base.engagement
+    if contribution is not None:
+        engaged = eng.add(engaged, contribution, recent=rulebook.recent_kept)
+    also = account.engagement.sums if account is not None else ()
+    engaged = eng.prune(engaged, watermark, horizon, also=also)
+    seen, spills = remember(base.seen, fp, eng.day_of(signal.occurred_at))
+    seen, drops = prune_seen(seen, eng.day_of(watermark), horizon)
+    departed = base.departed_at
+    if departed is not None and signal.occurred_at > departed:
+        departed = None  # active here again after a move
+    state = msgspec.structs.replace(
+        base,
+        person=person,
+        stamps=stamps,
+        watermark=watermark,
+        engagement=engaged,
+        seen=seen,
+        departed_at=departed,
+    )
+    return state, (*spills, *drops)
 
 
 def _touched_account(
-    rulebook: Rulebook,
-    state: AccountState | None,
-    key: str,
-    signal: Signal,
-    pk: str | None,
-    contribution: Contribution | None = None,
+    state: AccountState | None, key: str | None, signal: SignalRec
 ) -> AccountState:
-    """The account state after `signal`: merged account, newer watermark, and either the
-    person added to `people` (person-level) or the event remembered and scored (account)."""
-    stamp: Stamp = (signal.occurred_at, signal.event_id)
-    if state is None:
-        state = AccountState.model_construct(
-            account_key=key,
-            account=signal.account or Account.model_construct(domain=key),
-            contributions=(),
-            seen_event_ids={},
-            watermark=None,
-            people={},
-            attributes_as_of={},
-        )
-    update: dict[str, Any] = {}
-    if signal.account is not None:
-        merged, stamps = merge_account(state.account, signal.account, state.attributes_as_of, stamp)
-        if stamps is not state.attributes_as_of:
-            update["account"] = merged
-            update["attributes_as_of"] = stamps
-    watermark = state.watermark
-    if watermark is None or signal.occurred_at > watermark:
-        watermark = signal.occurred_at
-        update["watermark"] = watermark
-    if pk is not None:
-        people = remember(state.people, pk, signal.occurred_at, MAX_PEOPLE)
-        if people is not state.people:
-            update["people"] = people
-    else:
-        update["seen_event_ids"] = remember(
-            state.seen_event_ids, signal.event_id, signal.occurred_at, MAX_SEEN
-        )
-    contributions = add_contribution(
-        state.contributions, contribution, watermark, rulebook.engagement.horizon_days
+    """The account state after `signal` merged its account attributes (if it names one)."""
+    assert key is not None
+    stamp: Stamp = (
+        signal.occurred_at.timestamp(),
+        fingerprint("signal", signal.source, signal.event_id),
     )
-    if contributions != state.contributions:
-        update["contributions"] = contributions
-    return state.model_copy(update=update) if update else state
+    if state is None:
+        state = AccountState(key, signal.account or AccountRec(key))
+    if signal.account is None:
+        return state
+    merged, stamps = merge_account(state.account, signal.account, state.stamps, stamp)
+    if stamps is state.stamps:
+        return state
+    return msgspec.structs.replace(state, account=merged, stamps=stamps)
+
+
+def _suppression(view: StateView, signal: SignalRec, pk: str) -> Suppression | None:
+    """The person's suppression; for a job change under a new email, the old one's too."""
+    current = view.suppression(pk)
+    if signal.type == SignalType.JOB_CHANGED and getattr(signal.properties, "previous_email", None):
+        old = previous_person_key(signal)
+        if old != pk:
+            current = merge_suppressions(current, view.suppression(old))
+    return current
+
+
+def _overflow(view: StateView, owner: str) -> Overflow:
+    return lambda day: view.overflow(owner, day)
+
+
+MAX_KEPT_TEXT = 120
+
+
+def clip(text: str, limit: int = MAX_KEPT_TEXT) -> str:
+    """`text` at most `limit` characters, an ellipsis marking a cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _fact_text(value: Any) -> str:

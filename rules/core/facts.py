@@ -21,10 +21,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import msgspec
 from pydantic import BaseModel
 
 from signals.identity import account_key, email_domain
-from signals.models import Account, Person, Signal
+from signals.records import AccountRec, PersonRec, SignalRec
 
 __all__ = ["facts_for"]
 
@@ -33,7 +34,7 @@ _ACCOUNT_FIELDS = ("name", "industry", "employees", "country", "technologies")
 
 
 def facts_for(
-    signal: Signal | None, person: Person | None, account: Account | None
+    signal: SignalRec | None, person: PersonRec | None, account: AccountRec | None
 ) -> dict[str, Any]:
     """Flatten a signal (optional) and a person and account into dotted-path facts."""
     facts: dict[str, Any] = {}
@@ -54,7 +55,7 @@ def facts_for(
     return facts
 
 
-def _put_account(facts: dict[str, Any], prefix: str, account: Account) -> None:
+def _put_account(facts: dict[str, Any], prefix: str, account: AccountRec) -> None:
     facts[f"{prefix}.domain"] = account_key(account.domain)
     for name in _ACCOUNT_FIELDS:
         value = getattr(account, name)
@@ -62,14 +63,18 @@ def _put_account(facts: dict[str, Any], prefix: str, account: Account) -> None:
             facts[f"{prefix}.{name}"] = value
 
 
-def _flatten(facts: dict[str, Any], prefix: str, model: BaseModel) -> None:
-    for name, value in model.__dict__.items():
+def _flatten(facts: dict[str, Any], prefix: str, model: msgspec.Struct | BaseModel) -> None:
+    if isinstance(model, msgspec.Struct):
+        items = [(name, getattr(model, name)) for name in model.__struct_fields__]
+    else:
+        items = list(model.__dict__.items())
+    for name, value in items:
         if value is None or value == ():
             continue
         key = f"{prefix}.{name}"
-        if isinstance(value, Account):
+        if isinstance(value, AccountRec):
             _put_account(facts, key, value)
-        elif isinstance(value, BaseModel):
+        elif isinstance(value, msgspec.Struct | BaseModel):
             _flatten(facts, key, value)
         elif isinstance(value, date):
             facts[key] = value.isoformat()

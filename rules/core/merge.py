@@ -1,83 +1,63 @@
 """Attribute merge: newest non-empty value per field, whatever the arrival order.
 
-Called by the engine for every applied signal, on the prospect's person and account and on
-the account state's account. Each field keeps the value of the event with the greatest
-`(occurred_at, event_id)` stamp that carried it (None and empty tuples carry nothing), so
-applying the same events in any order merges to the same model.
+Called by the engine for every applied signal, on the prospect's person and on the account
+state's account. Each field keeps the value of the event with the greatest stamp
+`(occurred_at, fingerprint)` that carried it (None and empty tuples carry nothing), so
+applying the same events in any order merges to the same record and the same stamps.
 
-A prospect's account follows the person: an event naming a different account (a job change)
-replaces the account when it is newer than the current one's domain, and is ignored when
-older. Only a person who moves back and forth between two accounts inside the late-event
-window can end in an order-dependent account; we accept that.
-
-Never raises: values come from validated models and are rebuilt with `model_construct`.
+Never raises: values come from validated records.
 """
 
 from __future__ import annotations
 
 from typing import TypeVar
 
-from pydantic import BaseModel
+import msgspec
 
-from rules.core.state import Stamp
-from signals.identity import account_key
-from signals.models import Account, Person
+from rules.core.state import Stamp, Stamps
+from signals.records import AccountRec, PersonRec
 
-__all__ = ["merge_account", "merge_person", "merge_prospect_account"]
+__all__ = ["merge_account", "merge_person", "restamp"]
 
-_M = TypeVar("_M", bound=BaseModel)
+_R = TypeVar("_R", PersonRec, AccountRec)
 
 
 def merge_person(
-    current: Person | None, incoming: Person, stamps: dict[str, Stamp], stamp: Stamp
-) -> tuple[Person, dict[str, Stamp]]:
-    return _merge(Person, current, incoming, "person", stamps, stamp)
+    current: PersonRec | None, incoming: PersonRec, stamps: Stamps, stamp: Stamp
+) -> tuple[PersonRec, Stamps]:
+    return _merge(current, incoming, "person", stamps, stamp)
 
 
 def merge_account(
-    current: Account | None, incoming: Account, stamps: dict[str, Stamp], stamp: Stamp
-) -> tuple[Account, dict[str, Stamp]]:
-    return _merge(Account, current, incoming, "account", stamps, stamp)
+    current: AccountRec | None, incoming: AccountRec, stamps: Stamps, stamp: Stamp
+) -> tuple[AccountRec, Stamps]:
+    return _merge(current, incoming, "account", stamps, stamp)
 
 
-def merge_prospect_account(
-    current: Account | None, incoming: Account, stamps: dict[str, Stamp], stamp: Stamp
-) -> tuple[Account | None, dict[str, Stamp]]:
-    """Like `merge_account`, but a newer event at another domain replaces the account."""
-    if (
-        current is not None
-        and current.domain != incoming.domain
-        and account_key(current.domain) != account_key(incoming.domain)
-    ):
-        held = stamps.get("account.domain")
-        if held is not None and stamp < held:
-            return current, stamps
-        stamps = {k: v for k, v in stamps.items() if not k.startswith("account.")}
-        current = None
-    return merge_account(current, incoming, stamps, stamp)
+def restamp(stamps: Stamps, updates: dict[str, Stamp]) -> Stamps:
+    """`stamps` with `updates` applied, its table holding only the stamps still used."""
+    paths = {name: stamps.table[index] for name, index in stamps.paths}
+    paths.update(updates)
+    table = sorted(set(paths.values()))
+    index = {s: i for i, s in enumerate(table)}
+    return Stamps(tuple(table), tuple(sorted((name, index[s]) for name, s in paths.items())))
 
 
 def _merge(
-    cls: type[_M],
-    current: _M | None,
-    incoming: _M,
-    prefix: str,
-    stamps: dict[str, Stamp],
-    stamp: Stamp,
-) -> tuple[_M, dict[str, Stamp]]:
-    values = dict(current.__dict__) if current is not None else {}
-    out = stamps
-    for name, value in incoming.__dict__.items():
+    current: _R | None, incoming: _R, prefix: str, stamps: Stamps, stamp: Stamp
+) -> tuple[_R, Stamps]:
+    values = msgspec.structs.asdict(current) if current is not None else {}
+    updates: dict[str, Stamp] = {}
+    for name in incoming.__struct_fields__:
+        value = getattr(incoming, name)
         if value is None or value == ():
             continue
-        key = f"{prefix}.{name}"
-        held = out.get(key)
+        path = f"{prefix}.{name}"
+        held = stamps.get(path)
         if held is not None and held >= stamp and current is not None:
             continue
-        if out is stamps:
-            out = dict(stamps)
         values[name] = value
-        out[key] = stamp
-    if current is not None and out is stamps:
+        updates[path] = stamp
+    if current is not None and not updates:
         return current, stamps
-    return cls.model_construct(**values), out
+    return type(incoming)(**values), restamp(stamps, updates)

@@ -18,15 +18,23 @@ one replaces.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from rules.core.cadence import CadenceState, apply_activity, expires_for
-from rules.core.decide import Suppressed, evaluate_window
-from rules.core.state import AccountState, ProspectState
+import msgspec
+
+from rules.core.cadence import apply_activity, expires_for, suppression_update
+from rules.core.decide import Suppressed, TriggerRef, evaluate_window, evaluation_time
+from rules.core.dedup import Spill, is_too_late, prune_seen, remember, seen_before
+from rules.core.engagement import day_of
+from rules.core.fitcache import FitCache
+from rules.core.state import AccountState, CadenceState, ProspectState, Suppression, fingerprint
 from rules.rulebook.model import Rulebook
 from signals.activity import (
     Activity,
+    Bounced,
+    DealStageChanged,
     MeetingBooked,
     MeetingHeld,
     OptedOut,
@@ -34,79 +42,106 @@ from signals.activity import (
     TouchSent,
 )
 from signals.identity import person_key, signal_account_key
+from signals.records import person_rec
 from signals.windows import CloseReason, Play, WindowClosed, WindowOpened
 
 __all__ = ["ActivityOutcome", "apply_outreach", "expire", "replaced"]
 
+# Merges that any order and any repetition leave the same: applied whatever their age.
+_IDEMPOTENT = (OptedOut, Bounced, Replied, DealStageChanged)
+
 
 @dataclass(frozen=True, slots=True)
 class ActivityOutcome:
-    duplicate: bool
-    cadence: CadenceState  # store it (unchanged when duplicate)
-    prospect: ProspectState | None  # changed prospect state, None = unchanged
-    closed: WindowClosed | None
-    window: WindowOpened | None  # a post-demo window
-    suppressed: Suppressed | None  # why a due post-demo window did not open
-    play: Play | None  # the play this activity is an outcome of, for counters
+    verdict: str  # "applied", "duplicate" or "too_late" (see rules.core.engine)
+    prospect: ProspectState | None = None  # changed prospect state, None = unchanged
+    closed: WindowClosed | None = None
+    window: WindowOpened | None = None  # a post-demo window
+    suppressed: Suppressed | None = None  # why a due post-demo window did not open
+    play: Play | None = None  # the play this activity is an outcome of, for counters
+    suppression: Suppression | None = None  # the person's new suppression record, to publish
+    spills: tuple[Spill, ...] = field(default=())  # the prospect's overflow changes
+
+    @property
+    def duplicate(self) -> bool:
+        return self.verdict == "duplicate"
 
 
 def apply_outreach(
     rulebook: Rulebook,
     activity: Activity,
     *,
-    cadence: CadenceState | None,
     prospect: ProspectState | None,
     account: AccountState | None,
     now: datetime,
+    suppression: Suppression | None = None,
+    overflow: Callable[[int], frozenset[int]] | None = None,
+    fits: FitCache | None = None,
 ) -> ActivityOutcome:
-    update = apply_activity(rulebook.cadence, cadence, activity)
-    if update.duplicate:
-        return ActivityOutcome(True, update.state, None, None, None, None, None)
+    """Fold one activity into the person's state at their account.
+
+    `suppression` is the person's current person-level record; `overflow` reads the
+    prospect's spilled fingerprints of a day (`rules.core.dedup`). An opt-out, bounce,
+    reply or deal stage is applied whatever its age; other activities older than the
+    horizon are too late to matter.
+    """
     pk = person_key(activity.person)
-    play = _attributed_play(activity, cadence)
+    key = signal_account_key(activity.account, activity.person)
+    horizon = rulebook.engagement.horizon_days
+    at = activity.occurred_at
+    day = day_of(at)
+    fp = fingerprint("activity", activity.source, activity.event_id)
+    base = prospect if prospect is not None else ProspectState(pk, key, person_rec(activity.person))
+    reference = max(base.watermark or now, now)
+    if not isinstance(activity, _IDEMPOTENT) and is_too_late(day, day_of(reference), horizon):
+        return ActivityOutcome("too_late")
+    if prospect is not None and seen_before(prospect.seen, fp, day, overflow):
+        return ActivityOutcome("duplicate")
+    before = base.cadence
+    update = apply_activity(rulebook.cadence, before, activity)
+    seen, spills = remember(base.seen, fp, day)
+    seen, drops = prune_seen(seen, day_of(max(reference, at)), horizon)
+    state = msgspec.structs.replace(base, cadence=update.state, seen=seen)
+    play = _attributed_play(activity, before)
 
     closed = None
-    window_id, reason = _closes(activity, update.closes_window, prospect)
+    window_id, reason = _closes(activity, update.closes_window, state)
     if window_id is not None and reason is not None:
         closed = WindowClosed(
             window_id=window_id,
             person_key=pk,
-            account_key=signal_account_key(activity.account, activity.person),
-            closed_at=activity.occurred_at,
+            account_key=key,
+            closed_at=at,
             reason=reason,
             event_id=activity.event_id,
             channel=activity.properties.channel if isinstance(activity, TouchSent) else None,
             play=activity.properties.play if isinstance(activity, TouchSent) else None,
         )
-        if prospect is not None and prospect.open_window_id == window_id:
-            prospect = prospect.model_copy(
-                update={"open_window_id": None, "open_window_expires_at": None}
-            )
+        if state.open_window_id == window_id:
+            state = msgspec.structs.replace(state, open_window_id=None, open_window_expires_at=None)
 
     window = suppressed = None
+    new_suppression = suppression_update(suppression, activity)
     lifetime = expires_for("post_demo", rulebook.cadence)
-    if update.post_demo_due and activity.occurred_at + lifetime > now:
-        base = prospect or ProspectState(
-            person_key=pk,
-            account_key=signal_account_key(activity.account, activity.person),
-            person=activity.person,
-            account=activity.account,
-        )
+    if update.post_demo_due and at + lifetime > now:
         opened, window, suppressed = evaluate_window(
             rulebook,
-            base,
+            state,
             account,
-            activity.occurred_at,
-            activity.event_id,
+            evaluation_time(state, account, at),
+            TriggerRef(activity.source, activity.event_id, at),
             now,
             cadence=update.state,
+            suppression=new_suppression or suppression,
             play="post_demo",
             force=True,
+            fits=fits,
         )
         if window is not None:
-            prospect = opened
-    changed = prospect if prospect is not None and (closed or window) else None
-    return ActivityOutcome(False, update.state, changed, closed, window, suppressed, play)
+            state = opened
+    return ActivityOutcome(
+        "applied", state, closed, window, suppressed, play, new_suppression, (*spills, *drops)
+    )
 
 
 def _closes(
@@ -127,7 +162,7 @@ def _attributed_play(activity: Activity, before: CadenceState | None) -> Play | 
         return activity.properties.play
     if isinstance(activity, (Replied, MeetingBooked, MeetingHeld)) and before is not None:
         earlier = [t for t in before.touches if t.at <= activity.occurred_at]
-        return earlier[-1].play if earlier else None
+        return earlier[-1].play if earlier else None  # type: ignore[return-value]
     return None
 
 
@@ -152,7 +187,7 @@ def expire(
         closed_at=due,
         reason="expired",
     )
-    cleared = prospect.model_copy(update={"open_window_id": None, "open_window_expires_at": None})
+    cleared = msgspec.structs.replace(prospect, open_window_id=None, open_window_expires_at=None)
     return cleared, closed
 
 

@@ -28,7 +28,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rules.rulebook.cadence import WEEKDAYS, CadenceRules
 
-__all__ = ["MAX_SEARCH_DAYS", "Urgency", "Vacation", "paused_on", "send_at", "zone"]
+__all__ = [
+    "MAX_SEARCH_DAYS",
+    "Urgency",
+    "Vacation",
+    "paused_on",
+    "paused_through",
+    "send_at",
+    "zone",
+]
 
 Urgency = Literal["now", "soon", "flexible"]
 Vacation = tuple[date, date]
@@ -65,6 +73,34 @@ def paused_on(
         if holiday.date == day and (holiday.country is None or holiday.country == wanted):
             return "holiday"
     return None
+
+
+def paused_through(
+    start: datetime,
+    end: datetime,
+    *,
+    timezone: str,
+    rules: CadenceRules,
+    vacations: Iterable[Vacation] = (),
+    country: str | None = None,
+) -> Literal["holiday", "vacation"] | None:
+    """Why every local day from `start` to `end` is a pause, or None if one is not.
+
+    The engine calls it before opening a window: a window whose whole lifetime falls inside
+    a vacation or holidays is suppressed; otherwise `send_at` moves past the pause. The
+    reason is the first day's (a vacation wins over a holiday on the same day).
+    """
+    tz = zone(timezone, rules)
+    day, last = start.astimezone(tz).date(), end.astimezone(tz).date()
+    away = tuple(vacations)
+    first: Literal["holiday", "vacation"] | None = None
+    while day <= last:
+        why = paused_on(day, rules, country=country, vacations=away)
+        if why is None:
+            return None
+        first = first or why
+        day += timedelta(days=1)
+    return first
 
 
 def send_at(

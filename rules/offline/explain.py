@@ -7,9 +7,11 @@ whether a window opened or why not (below threshold, cooldown, disqualified, dup
 final reasons are ranked the way a window ranks them.
 
 `score_at(rulebook, prospect, account, at)` is the arithmetic the engine does when it decides
-(fit of the merged person and account, decayed and capped engagement of the person's and the
-account's contributions); the offline tools call it to sample a score at any time, e.g. to
-draw decay between events. A test checks it agrees with the score windows carry.
+(fit of the merged person and account, decayed and capped engagement sums of the person and
+the account); the offline tools call it to sample a score at any time at or after the
+state's newest event, e.g. to draw decay between events. Its reasons are the contributions
+the state keeps whole (the largest few, as a window shows them). A test checks it agrees
+with the score windows carry.
 
 Replays use a simulated wall clock: each event is applied "as if live", with `now` the newest
 event time so far, unless a `now` is given. Pure: no I/O; never raises on validated input.
@@ -21,15 +23,18 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from rules.core.decide import basis, evaluation_time
+from rules.core.engagement import score
 from rules.core.engine import Outcome
 from rules.core.facts import facts_for
-from rules.core.scoring import engagement, fit, match_engagement_rule, ranked, render_detail
-from rules.core.state import AccountState, ProspectState, scoring_basis
+from rules.core.scoring import fit, match_engagement_rule, render_detail
+from rules.core.state import AccountState, ProspectState
 from rules.offline.replay import Replay
 from rules.rulebook.model import Rulebook
 from signals.identity import person_key as key_of_person
 from signals.identity import signal_account_key
 from signals.models import FundingAnnounced, PageVisited, Signal
+from signals.records import record_of
 from signals.windows import FitReason, WindowOpened
 
 __all__ = [
@@ -69,7 +74,7 @@ class ScoreSnapshot:
     disqualified_by: str | None  # the first disqualifier rule that holds
     disqualified_detail: str | None
     fit_reasons: tuple[FitReason, ...]
-    reasons: tuple[RankedReason, ...]  # every counted contribution, largest first
+    reasons: tuple[RankedReason, ...]  # the contributions the state keeps, largest first
     by_rule: Mapping[str, float]  # engagement per rule after its cap
 
     @property
@@ -129,22 +134,25 @@ def score_at(
     The account's contributions (funding, anonymous visits) count when `account` is the
     person's current account, and its merged account facts are used for fit, as in the engine.
     """
-    contributions, person_account = scoring_basis(prospect, account)
+    sums, notable, person_account = basis(prospect, account)
     facts = facts_for(None, prospect.person, person_account)
     fit_points, fit_reasons, tier, disqualifier = fit(rulebook, facts)
-    horizon = rulebook.engagement.horizon_days
-    engagement_points, by_rule = engagement(contributions, at, horizon_days=horizon)
+    scored = score(sums, at, rulebook.engagement.horizon_days)
+    points = {n.event_id: scored.points_of(n) for n in notable}
     reasons = tuple(
         RankedReason(
-            event_id=c.event_id,
-            signal_type=str(c.signal_type),
-            occurred_at=c.occurred_at,
-            rule=c.rule,
-            points=points,
-            detail=c.detail,
+            event_id=n.event_id,
+            signal_type=n.signal_type,
+            occurred_at=n.occurred_at,
+            rule=n.rule,
+            points=points[n.event_id],
+            detail=n.detail,
         )
-        for c, points in ranked(contributions, at, horizon_days=horizon)
+        for n in sorted(
+            notable, key=lambda n: (-points[n.event_id], -n.occurred_at.timestamp(), n.event_id)
+        )
     )
+    engagement_points, by_rule = scored.total, dict(scored.by_rule)
     detail = render_detail(disqualifier.detail, facts) if disqualifier is not None else None
     return ScoreSnapshot(
         at=at,
@@ -243,7 +251,7 @@ def _step(
     if prospect is None:
         return None
     account = state.accounts.get(key) if key is not None else None
-    at = max(prospect.watermark or signal.occurred_at, signal.occurred_at)
+    at = evaluation_time(prospect, account, signal.occurred_at)
     after = score_at(rulebook, prospect, account, at)
     previous = before_people.get(pk)
     before = (
@@ -251,8 +259,9 @@ def _step(
     )
     window = next((w for w in outcome.windows if w.person_key == pk), None)
     suppressed = next((s.reason for s in outcome.suppressed if s.person_key == pk), None)
-    if outcome.duplicate:
-        verdict = "duplicate"
+    verdict: str
+    if outcome.verdict != "applied":
+        verdict = outcome.verdict
     elif window is not None:
         verdict = "window"
     else:
@@ -261,10 +270,11 @@ def _step(
     points = None
     if not outcome.duplicate and outcome.rule is not None:
         rule = outcome.rule
+        rec = record_of(signal)
         matched = match_engagement_rule(
             rulebook,
-            signal,
-            facts_for(signal, None if _is_account_level(signal) else signal.person, signal.account),
+            rec,
+            facts_for(rec, None if _is_account_level(signal) else rec.person, rec.account),
         )
         points = matched.points if matched is not None else None
     return TimelineStep(
@@ -296,6 +306,8 @@ _OUTCOME_TEXT = {
     "cooldown": "no window: cooldown",
     "disqualified": "no window: disqualified",
     "duplicate": "duplicate event id: ignored",
+    "too_late": "older than the horizon: too late to count",
+    "stale": "no window: the signal is no longer fresh",
     "account_limit": "no window: others at the account ranked higher",
 }
 

@@ -42,8 +42,22 @@ def _run(rulebook: Rulebook, scenario: Scenario, index: int) -> ScenarioResult:
         failures += _check_windows(expect.windows or (), windows)
     last = max(s.occurred_at for s in scenario.events)
     for expected in expect.scores:
-        failures += _check_score(rulebook, state, expected, expected.at or last)
+        at = expected.at or last
+        known = state if at >= last else _replayed(rulebook, scenario, at)
+        failures += _check_score(rulebook, known, expected, at)
     return ScenarioResult(scenario.name, index, tuple(failures), windows)
+
+
+def _replayed(rulebook: Rulebook, scenario: Scenario, until: datetime) -> Replay:
+    """The state as it stood at `until`: the scenario's events up to then, in order."""
+    state = Replay(rulebook)
+    clock: datetime | None = None
+    for signal in scenario.events:
+        if signal.occurred_at > until:
+            continue
+        clock = signal.occurred_at if clock is None else max(clock, signal.occurred_at)
+        state.apply(signal, scenario.now or clock)
+    return state
 
 
 def _describe(window: WindowOpened) -> str:

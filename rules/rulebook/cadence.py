@@ -148,7 +148,17 @@ class CadenceRules(BaseModel):
     prefer_within_days: Annotated[float, Field(ge=0, le=14)] = Field(
         default=4.0, description="How far a flexible window may wait for a preferred morning."
     )
-    default_timezone: Annotated[str, Field(max_length=64)] = "UTC"
+    default_timezone: Annotated[str, Field(max_length=64)] = Field(
+        default="UTC",
+        description="The zone for people with no zone of their own and no known country.",
+    )
+    max_vacation_days: Annotated[int, Field(ge=1, le=366)] = Field(
+        default=30,
+        description=(
+            "An out_of_office span counts for at most this many days from its first day: "
+            "an auto-reply claiming a year away cannot silence a person for a year."
+        ),
+    )
 
     @field_validator("default_timezone")
     @classmethod

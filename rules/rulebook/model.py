@@ -32,7 +32,6 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from rules.core.state import MAX_CONTRIBUTIONS
 from rules.rulebook.cadence import CadenceRules
 from rules.rulebook.conditions import Condition
 from rules.rulebook.templates import PlayTemplates
@@ -52,6 +51,15 @@ __all__ = [
     "Trigger",
     "WindowsSection",
 ]
+
+MAX_TRIGGER_COUNT = 20
+"""The most contributions a count trigger may ask for (the engine keeps that many times)."""
+
+DEFAULT_FRESH_HOURS: dict[Play, float] = {
+    # A page view or an open is news for a day; a round or a move stays news for weeks.
+    "funding": 14 * 24.0,
+    "champion_moved": 14 * 24.0,
+}
 
 _STRICT = ConfigDict(frozen=True, extra="forbid")
 
@@ -167,7 +175,7 @@ class Trigger(BaseModel):
         description="Engagement rule whose contributions count; default: the one that scored "
         "the current signal.",
     )
-    min_count: Annotated[int, Field(ge=1, le=MAX_CONTRIBUTIONS)] = Field(
+    min_count: Annotated[int, Field(ge=1, le=MAX_TRIGGER_COUNT)] = Field(
         default=1,
         description="Fire only when the person has at least this many contributions of `rule`, "
         "the current signal's included.",
@@ -198,6 +206,22 @@ class WindowsSection(BaseModel):
     triggers: tuple[Trigger, ...] = ()
     cooldown_days: Annotated[float, Field(ge=0)] = 7.0
     expire_after_hours: Annotated[float, Field(gt=0)] = 72.0
+    fresh_for_hours: Annotated[float, Field(gt=0, le=24 * 3650)] = Field(
+        default=24.0,
+        description=(
+            "A window whose triggering signal is older than this (against the clock) is "
+            "suppressed as stale: a backlog replayed after an outage opens no windows for "
+            "last week's signals."
+        ),
+    )
+    fresh_for_hours_by_play: dict[Play, Annotated[float, Field(gt=0, le=24 * 3650)]] = Field(
+        default_factory=lambda: dict(DEFAULT_FRESH_HOURS),
+        description="Longer or shorter freshness for some plays (funding, champion moves).",
+    )
+
+    def fresh_for(self, play: str) -> float:
+        """Hours a trigger of `play` stays fresh."""
+        return self.fresh_for_hours_by_play.get(play, self.fresh_for_hours)  # type: ignore[call-overload]
 
 
 class AccountsSection(BaseModel):
@@ -244,6 +268,14 @@ class Rulebook(BaseModel):
     champions: ChampionsSection = ChampionsSection()
     cadence: CadenceRules = CadenceRules()
     plays: dict[Play, PlayTemplates] = Field(default_factory=dict)
+
+    @cached_property
+    def recent_kept(self) -> int:
+        """How many newest contribution times per rule count triggers need (0: none)."""
+        counts = [
+            t.min_count for t in self.windows.triggers if t.min_count > 1 or t.rule is not None
+        ]
+        return max(counts, default=0)
 
     @cached_property
     def hash(self) -> str:

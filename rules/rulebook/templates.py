@@ -26,7 +26,7 @@ from typing import Annotated, Any, Final
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from signals.models import Account, Person
+from signals.records import AccountRec, PersonRec
 from signals.windows import Play
 
 __all__ = [
@@ -240,8 +240,8 @@ def render_draft_text(
 
 def template_facts(
     *,
-    person: Person,
-    account: Account | None,
+    person: PersonRec,
+    account: AccountRec | None,
     trigger: str | None = None,
     trigger_facts: Mapping[str, str] | None = None,
     fit_reason: str | None = None,

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from streams.cli import cli
 from streams.rules_cli import register_sample
-from tests.rules.engine_builders import T0 as _T0
+from tests.rules.builders import T0 as _T0
 from tests.support import ICP_ACCOUNT, ICP_PERSON, event
 
 ROOT = Path(__file__).resolve().parents[2]

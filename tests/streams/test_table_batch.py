@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from rules.core.state import AccountState
-from signals.models import Account
+from rules.core.dedup import Spill
+from rules.core.state import AccountState, ProspectState, decode_account
+from signals.records import AccountRec, PersonRec
 from streams.table_batch import PartitionBatch, prospect_table_key
 
 
@@ -23,7 +24,7 @@ class CountingTable(dict):
 
 
 def _account(key: str) -> AccountState:
-    return AccountState(account_key=key, account=Account(domain=key))
+    return AccountState(account_key=key, account=AccountRec(domain=key))
 
 
 def test_reads_each_key_once_and_writes_each_changed_key_once() -> None:
@@ -37,7 +38,7 @@ def test_reads_each_key_once_and_writes_each_changed_key_once() -> None:
     assert accounts.sets == 0  # nothing written before flush
     assert batch.flush() == 1
     assert accounts.sets == 1
-    assert AccountState.from_bytes(accounts[b"a.example"]).account_key == "a.example"
+    assert decode_account(accounts[b"a.example"]).account_key == "a.example"
     assert batch.flush() == 0  # flushed keys are clean
 
 
@@ -46,11 +47,29 @@ def test_prospect_keys_are_scoped_by_account() -> None:
     assert prospect_table_key(None, "id:7") == b"|id:7"
 
 
-def test_prospect_view_looks_up_lazily_and_raises_keyerror_for_unknown() -> None:
-    batch = PartitionBatch(CountingTable(), CountingTable(), CountingTable(), CountingTable())
-    view = batch.prospects("a.example")
-    assert view.get("nobody@a.example") is None
-    assert "nobody@a.example" not in view
+def test_people_of_an_account_include_this_batchs_new_ones() -> None:
+    prospects = CountingTable()
+    batch = PartitionBatch(CountingTable(), prospects, CountingTable(), CountingTable())
+    ana = ProspectState("ana@a.example", "a.example", PersonRec(email="ana@a.example"))
+    batch.put_prospect("a.example", "ana@a.example", ana)
+    batch.put_prospect("b.example", "bo@b.example", ana)
+    assert batch.people("a.example") == [ana]
+    batch.flush()
+    assert batch.people("a.example") == [ana] and len(prospects) == 2
+
+
+def test_overflow_records_merge_and_drop() -> None:
+    overflow = CountingTable()
+    batch = PartitionBatch(CountingTable(), CountingTable(), overflow, CountingTable())
+    batch.put_overflow("a|p", Spill(20000, (3, 1)))
+    batch.put_overflow("a|p", Spill(20000, (2,)))
+    assert batch.overflow("a|p", 20000) == {1, 2, 3}
+    batch.flush()
+    assert batch.overflow("a|p", 20000) == {1, 2, 3} and len(overflow) == 1
+    batch.put_overflow("a|p", Spill(20000, drop=True))
+    assert batch.overflow("a|p", 20000) == frozenset()
+    batch.flush()
+    assert len(overflow) == 0
 
 
 def test_expiry_index_returns_only_due_entries_of_its_partition() -> None:

@@ -10,7 +10,7 @@ from pydantic import TypeAdapter
 
 from rules.offline.replay import Replay
 from signals.activity import Activity
-from tests.rules.engine_builders import (
+from tests.rules.builders import (
     ACME,
     NOW,
     T0,

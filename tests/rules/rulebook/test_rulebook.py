@@ -10,7 +10,7 @@ from rules.rulebook.conditions import evaluate
 from rules.rulebook.loader import load_rulebook, parse_rulebook
 from rules.rulebook.model import Rulebook
 
-EXAMPLE_PATH = Path(__file__).parents[2] / "rules" / "examples" / "b2b_saas.yaml"
+EXAMPLE_PATH = Path(__file__).parents[3] / "rules" / "examples" / "b2b_saas.yaml"
 EXAMPLE = load_rulebook(EXAMPLE_PATH)
 
 BASE = """\

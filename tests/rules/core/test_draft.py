@@ -5,18 +5,20 @@ from datetime import timedelta
 import pytest
 
 from rules.core.draft import zone_for
+from rules.rulebook.cadence import CadenceRules
 from signals.models import Account, Person
+from signals.records import AccountRec, PersonRec, account_rec, person_rec
 from signals.windows import WindowOpened
-from tests.rules.engine_builders import (
+from tests.rules.builders import (
     NOW,
     T0,
-    Replay,
     days,
     funding,
     make_rulebook,
     moved,
     opened,
     person,
+    run,
     visit,
 )
 
@@ -34,12 +36,22 @@ AVOID = ("just checking in", "touching base", "circling back")
     ],
 )
 def test_zone_for(who: dict[str, str], account: dict[str, str] | None, zone: str) -> None:
-    acc = Account.model_validate(account) if account else None
-    assert zone_for(Person(email="a@a.io", **who), acc) == zone
+    acc = account_rec(Account.model_validate(account)) if account else None
+    person_ = person_rec(Person(email="a@a.io", **who))
+    assert zone_for(person_, acc, CadenceRules()) == zone
+
+
+def test_zone_for_falls_back_to_the_rulebook_default_timezone() -> None:
+    rules = CadenceRules(default_timezone="Europe/Lisbon")
+    assert zone_for(PersonRec(email="a@a.io"), None, rules) == "Europe/Lisbon"
+    assert zone_for(PersonRec(email="a@a.io"), AccountRec("a.io", country="ZZ"), rules) == (
+        "Europe/Lisbon"
+    )
+    assert zone_for(PersonRec(email="a@a.io", timezone="Asia/Tokyo"), None, rules) == "Asia/Tokyo"
 
 
 def _window(events: list[object], who_key: str = "ana@acme.com") -> WindowOpened:
-    r = Replay(make_rulebook()).run(events)  # type: ignore[arg-type]
+    r = run(make_rulebook(), events)  # type: ignore[arg-type]
     return next(w for w in reversed(r.windows) if w.person_key == who_key)
 
 

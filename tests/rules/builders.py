@@ -1,20 +1,17 @@
-"""Builders shared by the engine, draft and property tests: a rulebook, signals, a replay."""
+"""Builders shared by the core, draft and property tests: a rulebook, signals, a replay."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
 
-from rules.core.engine import Outcome, apply_signal
-from rules.core.state import AccountState, ProspectState
+from rules.core.state import ProspectState
+from rules.offline.replay import Replay
 from rules.rulebook.model import Rulebook
-from signals.identity import signal_account_key
 from signals.models import Signal
-from signals.windows import WindowOpened
 
 T0 = datetime(2025, 3, 3, 15, 0, tzinfo=UTC)  # a Monday
 NOW = datetime(2025, 3, 3, 15, 0, 1, tzinfo=UTC)
@@ -113,6 +110,20 @@ def rulebook_data(**windows: Any) -> dict[str, Any]:
         },
         "windows": {"threshold": 80, "cooldown_days": 7, "expire_after_hours": 72, **windows},
     }
+
+
+PRICING_TWICE: dict[str, Any] = {
+    "name": "pricing-twice",
+    "signal": "page_visited",
+    "when": {"field": "properties.path", "matches": "^/pricing"},
+    "rule": "pricing_visit",
+    "min_count": 2,
+    "within_hours": 48,
+    "min_fit_tier": "A",
+    "play": "signal_triggered",
+    "detail": "Visited pricing twice in 48 hours",
+}
+"""A count trigger: an A-fit on pricing twice within 48 hours."""
 
 
 def make_rulebook(**windows: Any) -> Rulebook:
@@ -214,33 +225,16 @@ def days(n: float) -> timedelta:
     return timedelta(days=n)
 
 
-@dataclass
-class Replay:
-    """What the stream glue would store: the tables, and everything the engine emitted."""
+def run(rulebook: Rulebook, signals: Iterable[Signal], now: datetime = NOW) -> Replay:
+    """Replay `signals` through the core as the stream would, every one at `now`."""
+    result = Replay(rulebook)
+    for sig in signals:
+        result.apply(sig, now)
+    return result
 
-    rulebook: Rulebook
-    prospects: dict[str, ProspectState] = field(default_factory=dict)
-    accounts: dict[str, AccountState] = field(default_factory=dict)
-    windows: list[WindowOpened] = field(default_factory=list)
-    outcomes: list[Outcome] = field(default_factory=list)
 
-    def apply(self, sig: Signal, now: datetime = NOW) -> Outcome:
-        key = signal_account_key(sig.account, sig.person)
-        outcome = apply_signal(
-            self.rulebook,
-            sig,
-            account=self.accounts.get(key) if key is not None else None,
-            prospects=self.prospects,
-            now=now,
-        )
-        if outcome.account is not None:
-            self.accounts[outcome.account.account_key] = outcome.account
-        self.prospects.update(outcome.prospects)
-        self.windows.extend(outcome.windows)
-        self.outcomes.append(outcome)
-        return outcome
-
-    def run(self, signals: Iterable[Signal]) -> Replay:
-        for sig in signals:
-            self.apply(sig)
-        return self
+def prospect_of(replay: Replay, pk: str) -> ProspectState:
+    """The one state of person `pk` (at whichever account it is stored)."""
+    found = [people[pk] for people in replay.prospects.values() if pk in people]
+    assert len(found) == 1, f"{pk} has {len(found)} states"
+    return found[0]

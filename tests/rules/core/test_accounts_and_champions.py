@@ -8,14 +8,15 @@ import pytest
 
 from rules.core.champions import apply_contact, depart, previous_person_key
 from rules.core.engine import apply_signal
+from rules.offline.replay import Replay
 from rules.rulebook.model import Rulebook
 from signals.contacts import CrmContact
 from signals.models import JobChanged
-from tests.rules.engine_builders import (
+from signals.records import record_of
+from tests.rules.builders import (
     ACME,
     NOW,
     T0,
-    Replay,
     days,
     funding,
     opened,
@@ -45,14 +46,15 @@ def _people_at_acme(replay: Replay, engagement_by_person: dict[str, int]) -> Non
                     f"{name}-{i}",
                     T0 + timedelta(minutes=i),
                     who=person(f"{name}@acme.com", seniority="vp"),
-                )
+                ),
+                NOW,
             )
 
 
 def test_funding_reaches_the_best_people_first_and_multithreads_the_rest() -> None:
     replay = Replay(_rulebook(accounts={"max_windows_per_signal": 2}, windows={"threshold": 70}))
     _people_at_acme(replay, {"ana": 3, "bo": 2, "cy": 1, "di": 0})
-    outcome = replay.apply(funding("round", T0 + days(1)))
+    outcome = replay.apply(funding("round", T0 + days(1)), NOW)
     assert [w.person_key for w in outcome.windows] == ["ana@acme.com", "bo@acme.com"]
     assert [w.play for w in outcome.windows] == ["funding", "multi_thread"]
     reasons = {s.person_key: s.reason for s in outcome.suppressed}
@@ -65,9 +67,9 @@ def test_funding_reaches_the_best_people_first_and_multithreads_the_rest() -> No
 
 def test_funding_skips_people_below_threshold_and_the_disqualified() -> None:
     replay = Replay(_rulebook(windows={"threshold": 70}))
-    replay.apply(opened("s-1", T0, who=person("stu@acme.com", title="student")))
-    replay.apply(opened("i-1", T0, who=person("ivy@acme.com")))  # fit 30: 30+5+30 < 70
-    outcome = replay.apply(funding("round", T0 + days(1)))
+    replay.apply(opened("s-1", T0, who=person("stu@acme.com", title="student")), NOW)
+    replay.apply(opened("i-1", T0, who=person("ivy@acme.com")), NOW)  # fit 30: 30+5+30 < 70
+    outcome = replay.apply(funding("round", T0 + days(1)), NOW)
     assert outcome.windows == ()
     assert {(s.person_key, s.reason) for s in outcome.suppressed} == {
         ("stu@acme.com", "disqualified"),
@@ -77,12 +79,12 @@ def test_funding_skips_people_below_threshold_and_the_disqualified() -> None:
 
 def test_account_only_visit_reaches_the_best_fitting_known_person() -> None:
     replay = Replay(_rulebook(accounts={"max_windows_per_signal": 1}, windows={"threshold": 70}))
-    replay.apply(opened("a", T0, who=person("vp@acme.com", seniority="vp")))
-    replay.apply(opened("b", T0, who=person("dev@acme.com")))
-    first = replay.apply(visit("rev-ip-1", T0 + days(1), who=None))
+    replay.apply(opened("a", T0, who=person("vp@acme.com", seniority="vp")), NOW)
+    replay.apply(opened("b", T0, who=person("dev@acme.com")), NOW)
+    first = replay.apply(visit("rev-ip-1", T0 + days(1), who=None), NOW)
     assert [w.person_key for w in first.windows] == ["vp@acme.com"]
     # The VP is now in cooldown, so the next account-level signal reaches the next best.
-    second = replay.apply(visit("rev-ip-2", T0 + days(1) + timedelta(hours=1), who=None))
+    second = replay.apply(visit("rev-ip-2", T0 + days(1) + timedelta(hours=1), who=None), NOW)
     assert [w.person_key for w in second.windows] == ["dev@acme.com"]
 
 
@@ -93,8 +95,8 @@ def test_account_only_visit_reaches_the_best_fitting_known_person() -> None:
 def test_engagement_threshold_per_fit_tier(seniority: str | None, opens: bool) -> None:
     replay = Replay(_rulebook(windows={"threshold": 500, "min_engagement_by_tier": {"A": 9}}))
     who = person(seniority=seniority) if seniority else person()
-    replay.apply(opened("e1", T0, who=who))
-    replay.apply(opened("e2", T0 + timedelta(hours=1), who=who))
+    replay.apply(opened("e1", T0, who=who), NOW)
+    replay.apply(opened("e2", T0 + timedelta(hours=1), who=who), NOW)
     assert bool(replay.windows) is opens
 
 
@@ -143,22 +145,25 @@ def test_a_champions_move_opens_a_window_whatever_the_score_with_history() -> No
             T0,
             who=person("ana@oldco.com", seniority="vp"),
             account={"domain": "oldco.com", "industry": "software", "employees": 100},
-        )
+        ),
+        NOW,
     )
     assert old.windows, "she had a window at her old company"
     move = _moved_from("oldco.com")
     pk = previous_person_key(move)
     assert pk == "ana@oldco.com"
     departure = depart(
-        rulebook, move, account=old.accounts["oldco.com"], prospect=old.prospects[pk]
+        rulebook,
+        record_of(move),
+        account=old.accounts["oldco.com"],
+        prospect=old.prospect("oldco.com", pk),
     )
     assert departure.history.is_champion
     assert departure.history.previous_title == "Director"
-    assert departure.account is not None and pk not in departure.account.people
     assert departure.prospect is not None and departure.prospect.departed_at == move.occurred_at
 
     outcome = apply_signal(
-        rulebook, move, account=None, prospects={}, now=NOW, history=departure.history
+        rulebook, move, account=None, view=Replay(rulebook), now=NOW, history=departure.history
     )
     assert [w.play for w in outcome.windows] == ["champion_moved"]
     window = outcome.windows[0]
@@ -169,16 +174,17 @@ def test_a_champions_move_opens_a_window_whatever_the_score_with_history() -> No
 def test_a_non_champion_move_or_a_poor_fit_opens_nothing() -> None:
     rulebook = _trigger_rulebook("B")
     move = _moved_from("oldco.com")
-    nobody = depart(rulebook, move, account=None, prospect=None)
+    nobody = depart(rulebook, record_of(move), account=None, prospect=None)
     assert not nobody.history.is_champion
     outcome = apply_signal(
-        rulebook, move, account=None, prospects={}, now=NOW, history=nobody.history
+        rulebook, move, account=None, view=Replay(rulebook), now=NOW, history=nobody.history
     )
     assert outcome.windows == ()
 
     strict = _trigger_rulebook("A")  # ana's fit at ACME is A (45): a tier-A trigger opens
     champion = nobody.history.model_copy(update={"is_champion": True})
-    assert apply_signal(strict, move, account=None, prospects={}, now=NOW, history=champion).windows
+    view = Replay(strict)
+    assert apply_signal(strict, move, account=None, view=view, now=NOW, history=champion).windows
     poor = signal(
         {
             **move.model_dump(mode="json"),
@@ -186,7 +192,9 @@ def test_a_non_champion_move_or_a_poor_fit_opens_nothing() -> None:
         }
     )
     assert (
-        apply_signal(rulebook, poor, account=None, prospects={}, now=NOW, history=champion).windows
+        apply_signal(
+            rulebook, poor, account=None, view=Replay(rulebook), now=NOW, history=champion
+        ).windows
         == ()
     )
 
@@ -205,11 +213,15 @@ def test_crm_roles_make_a_champion_and_the_latest_record_wins() -> None:
 
     newer, older = contact("c2", 2, ["Champion"]), contact("c1", 1, [])
     account, prospect = apply_contact(newer, account=None, prospect=None)
-    account, stale = apply_contact(older, account=account, prospect=prospect)
+    assert account is not None and account.account_key == "oldco.com"
+    unchanged, stale = apply_contact(older, account=account, prospect=prospect)
     assert stale is None, "an older CRM record does not overwrite a newer one"
+    assert unchanged is None, "the account exists already"
     assert prospect is not None and prospect.crm_roles == ("champion",)
-    assert "ana@oldco.com" in account.people
     history = depart(
-        _trigger_rulebook("B"), _moved_from("oldco.com"), account=account, prospect=prospect
+        _trigger_rulebook("B"),
+        record_of(_moved_from("oldco.com")),
+        account=account,
+        prospect=prospect,
     ).history
     assert history.is_champion and history.evidence == ("CRM role: champion",)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from rules.offline.diff import diff, render_text
 from rules.rulebook.model import Rulebook
-from tests.rules.engine_builders import T0, make_rulebook, rulebook_data, visit
+from tests.rules.builders import T0, make_rulebook, rulebook_data, visit
 
 VP = {"email": "vera@acme.com", "seniority": "vp"}  # fit 45
 ANA = {"email": "ana@acme.com"}  # fit 30

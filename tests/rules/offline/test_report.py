@@ -14,7 +14,7 @@ import pytest
 
 from rules.offline.explain import explain_many
 from rules.offline.report import curve, render_html
-from tests.rules.engine_builders import T0, make_rulebook, opened, visit
+from tests.rules.builders import T0, make_rulebook, opened, visit
 
 VP = {"email": "vera@acme.com", "seniority": "vp", "title": "VP <script>alert(1)</script>"}
 ANA = {"email": "ana@acme.com"}

@@ -17,7 +17,7 @@ from rules.rulebook.loader import (
 )
 from rules.rulebook.model import Rulebook
 
-EXAMPLE = Path(__file__).parents[2] / "rules" / "examples" / "b2b_saas.yaml"
+EXAMPLE = Path(__file__).parents[3] / "rules" / "examples" / "b2b_saas.yaml"
 
 MINIMAL = """\
 apiVersion: followup/v1

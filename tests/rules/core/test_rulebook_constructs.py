@@ -1,4 +1,7 @@
-"""Per-day caps, per-rule recency windows and count triggers (rulebook constructs)."""
+"""Per-day caps, per-rule recency windows and count triggers (rulebook constructs).
+
+The tables run against both scorers: the engine's running sums (`rules.core.engagement`)
+and the full-history oracle (`rules.offline.history`)."""
 
 from __future__ import annotations
 
@@ -12,23 +15,28 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from rules.core.scoring import day_capped, engagement, ranked, trigger_fires
-from rules.core.state import Contribution
+from rules.core import engagement as running
+from rules.core.engagement import Contribution
+from rules.core.scoring import trigger_fires
+from rules.core.state import Engagement, RuleSum
+from rules.offline.history import day_capped, engagement, ranked
 from rules.rulebook.loader import load_rulebook
 from rules.rulebook.model import Rulebook, Trigger
 from signals.models import SignalType
-from tests.rules.engine_builders import (
+from tests.rules.builders import (
     ACME,
+    PRICING_TWICE,
     T0,
-    Replay,
     make_rulebook,
     opened,
     person,
+    prospect_of,
     rulebook_data,
+    run,
     visit,
 )
 
-EXAMPLE_PATH = Path(__file__).parents[2] / "rules" / "examples" / "b2b_saas.yaml"
+EXAMPLE_PATH = Path(__file__).parents[3] / "rules" / "examples" / "b2b_saas.yaml"
 DAY = datetime(2025, 3, 3, tzinfo=UTC)  # midnight UTC, a Monday
 NEVER_DECAYS = 1e9  # half-life (days) for tables about caps, not decay
 
@@ -57,6 +65,18 @@ def contribution(
         detail="d",
         play="signal_triggered",
     )
+
+
+def sums_of(items: list[Contribution], *, recent: int = 20) -> tuple[RuleSum, ...]:
+    """The running sums after adding `items` in the order given."""
+    state = Engagement()
+    for c in items:
+        state = running.add(state, c, recent=recent)
+    return state.sums
+
+
+def running_total(items: list[Contribution], at: datetime, horizon_days: float = 90) -> float:
+    return running.score(sums_of(items), at, horizon_days).total
 
 
 def visits(hours: list[float], prefix: str = "v", **kwargs: Any) -> list[Contribution]:
@@ -101,10 +121,10 @@ CAP_PER_DAY_CASES = [
         id="each-rule-its-own-cap",
     ),
     pytest.param(
-        visits([9, 10], cap_per_day=30) + visits([11], prefix="late", cap_per_day=30),
-        DAY + timedelta(hours=10, minutes=30),
+        visits([9, 10], cap_per_day=30) + visits([9.5], prefix="late", cap_per_day=30),
+        _END_OF_DAY_3,
         30,
-        id="future-event-does-not-fill-the-day",
+        id="a-late-event-shares-its-day",
     ),
 ]
 
@@ -113,6 +133,15 @@ CAP_PER_DAY_CASES = [
 def test_cap_per_day(items: list[Contribution], at: datetime, expected: float) -> None:
     total, _ = engagement(items, at, horizon_days=90)
     assert total == pytest.approx(expected, rel=1e-6)
+    assert running_total(items, at) == pytest.approx(expected, rel=1e-6)
+
+
+def test_oracle_counts_an_event_after_the_evaluation_time_as_nothing() -> None:
+    """Only the oracle is asked about times before an event it holds; the engine always
+    evaluates at its newest event time."""
+    items = visits([9, 10], cap_per_day=30) + visits([11], prefix="late", cap_per_day=30)
+    total, _ = engagement(items, DAY + timedelta(hours=10, minutes=30), horizon_days=90)
+    assert total == pytest.approx(30)
 
 
 @pytest.mark.parametrize(("items", "at", "expected"), CAP_PER_DAY_CASES)
@@ -140,65 +169,60 @@ def test_ten_visits_in_a_day_share_the_cap_evenly() -> None:
     )
 
 
-# --- within_days ---------------------------------------------------------------------------
-
-EPS = 1e-3  # days (86 s)
+# --- within_days and the horizon: whole UTC days -----------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("age_days", "within_days", "horizon_days", "counts"),
+    ("age", "within_days", "horizon_days", "counts"),
     [
-        (14 - EPS, 14, 90, True),
-        (14, 14, 90, True),
-        (14 + EPS, 14, 90, False),
-        (0, 14, 90, True),
-        (20, None, 90, True),  # no window: only the horizon
-        (20, 30, 10, False),  # the global horizon still applies
+        (timedelta(days=13), 14, 90, True),
+        (timedelta(days=13, hours=14), 14, 90, True),  # 01:00 thirteen days back: day 13
+        (timedelta(days=13, hours=16), 14, 90, False),  # 23:00 fourteen days back: day 14
+        (timedelta(days=14), 14, 90, False),
+        (timedelta(0), 14, 90, True),
+        (timedelta(hours=14), 1, 90, True),  # 01:00 the same UTC day
+        (timedelta(hours=16), 1, 90, False),  # 23:00 the day before
+        (timedelta(days=20), None, 90, True),  # no window: only the horizon
+        (timedelta(days=20), 30, 10, False),  # the global horizon still applies
+        (timedelta(days=89), None, 90, True),
+        (timedelta(days=90), None, 90, False),
     ],
 )
-def test_within_days(
-    age_days: float, within_days: float | None, horizon_days: float, counts: bool
+def test_within_days_and_horizon_count_whole_utc_days(
+    age: timedelta, within_days: float | None, horizon_days: float, counts: bool
 ) -> None:
+    # T0 is 15:00 UTC: an event `age` before it falls `day(T0) - day(event)` days back.
     items = [
-        contribution("old", T0 - timedelta(days=age_days), points=5, within_days=within_days),
-        contribution("other", T0 - timedelta(days=age_days), rule="other", points=1),
+        contribution("old", T0 - age, points=5, within_days=within_days),
+        contribution("other", T0 - age, rule="other", points=1),
     ]
     total, by_rule = engagement(items, T0, horizon_days=horizon_days)
     assert ("pricing" in by_rule) is counts
-    if horizon_days >= age_days:
-        assert by_rule["other"] == pytest.approx(1)  # other rules are not windowed
+    sums = sums_of(items)
+    scored = running.score(sums, T0, horizon_days)
+    assert ("pricing" in scored.by_rule) is counts
+    assert scored.total == pytest.approx(total)
     assert sum(p for _, p in ranked(items, T0, horizon_days=horizon_days)) == pytest.approx(total)
 
 
-def test_engine_stores_the_rule_settings_on_contributions() -> None:
+def test_engine_keeps_the_rule_settings_with_its_sums() -> None:
     data = rulebook_data()
     rules = data["engagement"]["rules"]
     rules[0] = {**rules[0], "cap_per_day": 25}
     rules[2] = {**rules[2], "within_days": 14}
-    replay = Replay(Rulebook.model_validate(data))
-    replay.run([visit("v1", T0, who=person()), opened("o1", T0 + timedelta(hours=1))])
-    (state,) = replay.prospects.values()
-    by_rule = {c.rule: c for c in state.contributions}
-    assert (by_rule["pricing_visit"].cap_per_day, by_rule["pricing_visit"].within_days) == (
-        25,
-        None,
+    replay = run(
+        Rulebook.model_validate(data),
+        [visit("v1", T0, who=person()), opened("o1", T0 + timedelta(hours=1))],
     )
-    assert (by_rule["email_open"].cap_per_day, by_rule["email_open"].within_days) == (None, 14)
+    state = prospect_of(replay, "ana@acme.com")
+    by_rule = {s.rule: s for s in state.engagement.sums}
+    pricing, email = by_rule["pricing_visit"], by_rule["email_open"]
+    assert (pricing.capped_per_day, pricing.days[0].cap, pricing.within_days) == (True, 25, None)
+    assert (email.capped_per_day, email.within_days, email.half_life_days) == (False, 14, 3)
 
 
 # --- count triggers ------------------------------------------------------------------------
 
-PRICING_TWICE: dict[str, Any] = {
-    "name": "pricing-twice",
-    "signal": "page_visited",
-    "when": {"field": "properties.path", "matches": "^/pricing"},
-    "rule": "pricing_visit",
-    "min_count": 2,
-    "within_hours": 48,
-    "min_fit_tier": "A",
-    "play": "signal_triggered",
-    "detail": "Visited pricing twice in 48 hours",
-}
 A_FIT = person(seniority="vp")  # software 20 + size 10 + senior 15 = 45: tier A
 B_FIT = person()  # 30: tier B
 
@@ -242,10 +266,11 @@ def test_count_trigger(
 ) -> None:
     # A threshold nobody reaches: only the trigger can open a window.
     rulebook = make_rulebook(threshold=500, triggers=[{**PRICING_TWICE, **trigger}])
-    replay = Replay(rulebook).run(
+    signals = [
         visit(f"e{i}", T0 + timedelta(hours=h), path=path, who=who, account=ACME)
         for i, (h, path) in enumerate(visits_at)
-    )
+    ]
+    replay = run(rulebook, signals, now=signals[-1].occurred_at)
     assert [w.trigger_event_id for w in replay.windows] == expected
     assert all(w.play == "signal_triggered" for w in replay.windows)
 
@@ -294,7 +319,7 @@ def test_trigger_fires(
     trigger: Trigger, history: list[Contribution], current: Contribution | None, fires: bool
 ) -> None:
     at = current.occurred_at if current is not None else DAY
-    assert trigger_fires(trigger, history, current, at) is fires
+    assert trigger_fires(trigger, sums_of(history), current, at) is fires
 
 
 # --- validation ----------------------------------------------------------------------------
@@ -309,6 +334,7 @@ def test_trigger_fires(
             "trigger 'pricing-twice' counts rule 'pricing', which is not an engagement rule",
         ),
         ({"min_count": 0}, {}, "greater than or equal to 1"),
+        ({"min_count": 21}, {}, "less than or equal to 20"),
         ({"within_hours": 0}, {}, "greater than 0"),
         ({}, {"cap_per_day": 0}, "greater than 0"),
         ({}, {"within_days": -1}, "greater than 0"),
@@ -411,5 +437,11 @@ def test_day_caps_ignore_arrival_order(
     items = _items(events, caps)
     shuffled = data.draw(st.permutations(items))
     assert math.isclose(
-        engagement(items, _AT)[0], engagement(shuffled, _AT)[0], rel_tol=1e-9, abs_tol=1e-9
+        engagement(items, _AT, horizon_days=90)[0],
+        engagement(shuffled, _AT, horizon_days=90)[0],
+        rel_tol=1e-9,
+        abs_tol=1e-9,
+    )
+    assert math.isclose(
+        running_total(items, _AT), running_total(shuffled, _AT), rel_tol=1e-9, abs_tol=1e-9
     )

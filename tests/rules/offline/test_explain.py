@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from rules.offline.explain import explain, explain_many, render_text, score_at
 from rules.offline.replay import replay
-from tests.rules.engine_builders import ACME, RIVAL, T0, funding, make_rulebook, opened, visit
+from tests.rules.builders import ACME, RIVAL, T0, funding, make_rulebook, opened, visit
 
 VP = {"email": "vera@acme.com", "seniority": "vp"}  # fit 45 under make_rulebook
 ANA = {"email": "ana@acme.com"}
@@ -47,7 +47,8 @@ def test_steps_cover_the_persons_events_in_order_with_outcomes() -> None:
         "funding",
     ]
     first = timeline.steps[0]
-    assert (first.score.fit, first.added, first.points, first.score.tier) == (45, 5, 5, "A")
+    assert (first.score.fit, first.points, first.score.tier) == (45, 5, "A")
+    assert first.added == pytest.approx(5)
     assert timeline.steps[3].added == 0
     assert len(timeline.windows) == 1
 
@@ -138,7 +139,7 @@ def test_render_text_lists_steps_reasons_and_fit() -> None:
 @pytest.mark.parametrize("days", [0, 1, 7, 30])
 def test_score_at_never_grows_with_time_alone(days: int) -> None:
     rulebook = make_rulebook()
-    state = replay(rulebook, _history(), clock=lambda: datetime.now(UTC))
+    state = replay(rulebook, _history(), clock=lambda: T0 + timedelta(days=2))
     prospect = state.prospects["acme.com"]["vera@acme.com"]
     account = state.accounts["acme.com"]
     start = T0 + timedelta(days=2)

@@ -20,9 +20,9 @@ from rules.offline.scenarios import (
     scenarios_json_schema,
 )
 from rules.rulebook.loader import RulebookError, load_rulebook
-from tests.rules.engine_builders import ACME, RIVAL, T0, make_rulebook
+from tests.rules.builders import ACME, RIVAL, T0, make_rulebook
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "rules" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "rules" / "examples"
 VP = {"email": "Vera.VP@acme.com", "seniority": "vp"}  # fit 45 under make_rulebook
 
 
@@ -127,22 +127,23 @@ def test_windows_match_one_to_one_whatever_the_order_of_entries() -> None:
     assert any("its windows match other entries" in f for f in _run(HOT + later, too_many))
 
 
+def _with_now(now: str, windows: list[dict[str, Any]]) -> list[Any]:
+    return ScenarioFile.model_validate(
+        {"scenarios": [{"name": "s", "now": now, "events": HOT, "expect": {"windows": windows}}]}
+    ).scenarios
+
+
 def test_now_stamps_opened_at() -> None:
-    scenarios = ScenarioFile.model_validate(
-        {
-            "scenarios": [
-                {
-                    "name": "s",
-                    "now": "2030-01-01T00:00:00Z",
-                    "events": HOT,
-                    "expect": {"windows": [{"person": "vera.vp@acme.com"}]},
-                }
-            ]
-        }
-    )
-    [result] = run_scenarios(make_rulebook(), scenarios.scenarios)
+    now = (T0 + timedelta(hours=12)).isoformat()
+    [result] = run_scenarios(make_rulebook(), _with_now(now, [{"person": "vera.vp@acme.com"}]))
     assert result.passed
-    assert result.windows[0].opened_at.year == 2030
+    assert result.windows[0].opened_at == T0 + timedelta(hours=12)
+
+
+def test_a_now_days_after_the_signals_opens_nothing_stale() -> None:
+    """A backlog replayed days late opens no windows for signals that are no longer news."""
+    [result] = run_scenarios(make_rulebook(), _with_now((T0 + timedelta(days=3)).isoformat(), []))
+    assert result.passed and result.windows == ()
 
 
 # ------------------------------------------------------------------- loading
