@@ -188,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     big = account_of(rulebook, 1000)
     print("\nstored state (format version byte + MessagePack)")
     rows = [
-        ("typical person (20 signals, 3 weeks)", person, decode_prospect),
-        ("worst person constructed", heavy, decode_prospect),
+        ("typical person (20 signals, 3 weeks)", person, lambda d: decode_prospect(d, "p")),
+        ("worst person constructed", heavy, lambda d: decode_prospect(d, "p")),
         ("its account", account, decode_account),
         ("account of 1,000 people", big, decode_account),
     ]

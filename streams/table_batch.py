@@ -91,12 +91,12 @@ class _Cached(Generic[S]):
     def __init__(
         self,
         table: Any,
-        decode: Callable[[bytes], S],
+        decode: Callable[[bytes, bytes], S],
         memo: dict[bytes, Any] | None = None,
         limit: int = 0,
     ) -> None:
         self._table = table
-        self._decode: Callable[[bytes], S] = decode
+        self._decode: Callable[[bytes, bytes], S] = decode
         self._values: dict[bytes, S | None] = {}
         self._dirty: set[bytes] = set()
         self._memo = memo
@@ -108,7 +108,7 @@ class _Cached(Generic[S]):
                 self._values[key] = self._memo[key]
             else:
                 raw = self._table.get(key)
-                self._values[key] = self._decode(raw) if raw else None
+                self._values[key] = self._decode(key, raw) if raw else None
         return self._values[key]
 
     def pending(self) -> list[tuple[bytes, S]]:
@@ -145,13 +145,17 @@ class PartitionBatch:
         expiries: Any,
         memo: StateMemo | None = None,
     ) -> None:
-        def cached(table: Any, name: str, decode: Callable[[bytes], S]) -> _Cached[S]:
+        def cached(table: Any, name: str, decode: Callable[[bytes, bytes], S]) -> _Cached[S]:
             if memo is None:
                 return _Cached(table, decode)
             return _Cached(table, decode, memo.for_table(name), memo.limit)
 
-        self._accounts = cached(accounts, "accounts", decode_account)
-        self._prospects = cached(prospects, "prospects", decode_prospect)
+        self._accounts = cached(accounts, "accounts", lambda _key, raw: decode_account(raw))
+        self._prospects = cached(
+            prospects,
+            "prospects",
+            lambda key, raw: decode_prospect(raw, key.decode().split("|", 1)[1]),
+        )
         self._prospect_table = prospects
         self._overflow = overflow
         self._overflow_writes: dict[bytes, bytes | None] = {}

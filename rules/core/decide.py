@@ -30,7 +30,7 @@ from rules.core.cadence import gate as cadence_gate
 from rules.core.draft import build_draft, zone_for
 from rules.core.engagement import Scored, combine, score
 from rules.core.fitcache import FitCache, FitResult, fit_of
-from rules.core.scoring import tier_at_least
+from rules.core.scoring import render_detail, tier_at_least
 from rules.core.sendtime import paused_through
 from rules.core.state import AccountState, Notable, ProspectState, RuleSum, Suppression
 from rules.rulebook.model import Rulebook, Trigger
@@ -57,11 +57,13 @@ __all__ = [
     "evaluate_window",
     "evaluation_time",
     "open_window",
+    "resolved",
     "window_id",
 ]
 
 MIN_REASON_POINTS = 0.05
 MAX_REASONS = 5
+MAX_DETAIL = 120
 
 SuppressionReason = (
     Literal[
@@ -100,6 +102,22 @@ class TriggerRef:
     source: str
     event_id: str
     occurred_at: datetime
+
+
+def resolved(rulebook: Rulebook, notable: tuple[Notable, ...]) -> tuple[Notable, ...]:
+    """Kept contributions with their details filled in: an empty one is rendered again by
+    its rule from the facts kept with it (its rule's name if the rulebook lost the rule)."""
+    if all(n.detail for n in notable):
+        return notable
+    rules = {r.name: r for r in rulebook.engagement.rules}
+    out = []
+    for n in notable:
+        if not n.detail:
+            rule = rules.get(n.rule)
+            text = render_detail(rule.detail, n.fact_map()) if rule is not None else n.rule
+            n = msgspec.structs.replace(n, detail=text[:MAX_DETAIL])
+        out.append(n)
+    return tuple(out)
 
 
 def window_id(person_key: str, trigger: TriggerRef) -> str:
@@ -255,10 +273,11 @@ def open_window(
         gate = Gate(gate.allowed, gate.reason, play, gate.channel, gate.urgency, gate.expires_in)
     fit_points, fit_reasons, tier, _ = a.fit
     wid = window_id(pk, trigger)
+    notable = resolved(rulebook, a.notable)
     windows = rulebook.windows
-    points = {n.event_id: a.scored.points_of(n) for n in a.notable}
+    points = {n.event_id: a.scored.points_of(n) for n in notable}
     ranked = sorted(
-        a.notable, key=lambda n: (-points[n.event_id], -n.occurred_at.timestamp(), n.event_id)
+        notable, key=lambda n: (-points[n.event_id], -n.occurred_at.timestamp(), n.event_id)
     )
     reasons = tuple(
         Reason(
@@ -290,7 +309,7 @@ def open_window(
         score=score_,
         reasons=reasons,
         fit_reasons=fit_reasons,
-        notable=a.notable,
+        notable=notable,
         sums=a.sums,
         opened_at=now,
     )
@@ -376,7 +395,7 @@ def _play(sums: tuple[RuleSum, ...], scored: Scored) -> Play:
     positive = sorted((-points, rule) for rule, points in scored.by_rule.items() if points > 0)
     if not positive:
         return "signal_triggered"
-    return newest[positive[0][1]].play  # type: ignore[return-value]
+    return newest[positive[0][1]].play  # type: ignore[return-value]  # a PLAYS name
 
 
 def _history_point(history: ChampionHistory) -> str:

@@ -25,7 +25,7 @@ from datetime import date, datetime
 from rules.core.cadence import Gate
 from rules.core.engagement import day_of
 from rules.core.sendtime import send_at
-from rules.core.state import Notable, RuleSum
+from rules.core.state import FACT_KEYS, Notable, RuleSum
 from rules.rulebook.cadence import CadenceRules
 from rules.rulebook.model import Rulebook
 from rules.rulebook.templates import FILLER, money, render_draft_text, template_facts
@@ -35,20 +35,8 @@ from signals.windows import Draft, FitReason, Play, Reason, Score
 
 __all__ = ["COUNTRY_ZONES", "DRAFT_FACT_KEYS", "build_draft", "zone_for"]
 
-# Event facts a contribution keeps for the talking points (see `Contribution.facts`).
-DRAFT_FACT_KEYS: tuple[str, ...] = (
-    "properties.path",
-    "properties.title",
-    "properties.subject",
-    "properties.round",
-    "properties.amount_usd",
-    "properties.investors",
-    "properties.announced_on",
-    "properties.new_title",
-    "properties.previous_title",
-    "properties.previous_account.name",
-    "properties.previous_account.domain",
-)
+DRAFT_FACT_KEYS: tuple[str, ...] = FACT_KEYS
+"""Event facts a contribution keeps for the talking points (`rules.core.state.FACT_KEYS`)."""
 
 # A business-hours zone per common country, for people without their own time zone.
 COUNTRY_ZONES: Mapping[str, str] = {
@@ -121,7 +109,7 @@ def build_draft(
             person=person,
             account=account,
             trigger=trigger,
-            trigger_facts=dict(top[0].facts) if top else None,
+            trigger_facts=top[0].fact_map() if top else None,
             fit_reason=fit_reasons[0].detail if fit_reasons else None,
         ),
     )
@@ -160,7 +148,7 @@ def _talking_points(
         if kind in kinds:
             continue
         kinds.add(kind)
-        point = _point(kind, dict(c.facts), account, c.occurred_at.date())
+        point = _point(kind, c.fact_map(), account, c.occurred_at.date())
         if point:
             points.append(point)
     points += [p for p in templated if p not in FILLER and p not in points]
@@ -202,7 +190,7 @@ def _why_now(trigger: str, top: Sequence[Notable], score: Score) -> str:
 
 def _kind(c: Notable) -> str:
     if c.signal_type == SignalType.PAGE_VISITED:
-        path = dict(c.facts).get("properties.path", "").lower()
+        path = c.fact_map().get("properties.path", "").lower()
         for kind in ("pricing", "security", "docs", "case"):
             if kind in path:
                 return f"page:{kind}"

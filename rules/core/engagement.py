@@ -26,18 +26,16 @@ a property test holds the two to 1e-9. Pure; never raises on contributions the e
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 import msgspec
 
-from rules.core.state import DaySum, Engagement, Notable, RuleSum
+from rules.core.state import PLAYS, SIGNAL_TYPES, DaySum, Engagement, Notable, RuleSum, num
 
 __all__ = [
     "DAY_SECONDS",
-    "HOT_DAYS",
     "MAX_NOTABLE",
     "Contribution",
     "Scored",
@@ -46,12 +44,11 @@ __all__ = [
     "day_of",
     "prune",
     "score",
+    "trim",
 ]
 
 DAY_SECONDS = 86_400.0
 MAX_NOTABLE = 5
-HOT_DAYS = 7
-"""Days (before the watermark's) kept one by one; older days are scored through a summary."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +66,7 @@ class Contribution:
     cap: float | None = None
     cap_per_day: float | None = None
     within_days: float | None = None
-    facts: tuple[tuple[str, str], ...] = ()
+    facts: tuple[tuple[int, str], ...] = ()  # (index into state.FACT_KEYS, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +78,13 @@ class Scored:
     by_rule: Mapping[str, float]
     _sums: Mapping[str, list[RuleSum]]
     _rule_factor: Mapping[str, float]
+    _shared: frozenset[str]  # rules whose sums share capped days (valued together)
     at: float
     horizon_days: float
+
+    def rule_factor(self, rule: str) -> float:
+        """How much of a rule's decayed sum its cap lets through (0: not counted now)."""
+        return self._rule_factor.get(rule, 0.0)
 
     def points_of(self, n: Notable) -> float:
         """A kept contribution's points now: day-capped, decayed, scaled like its rule."""
@@ -90,25 +92,39 @@ class Scored:
         group = self._sums.get(n.rule)
         if rule_factor is None or group is None:
             return 0.0
-        day = day_of(n.occurred_at)
+        t = n.occurred_at.timestamp()
+        day = day_of(t)
         today = day_of(self.at)
         for s in group:
             if s.half_life_days != n.half_life_days or today - day >= _lasts(s, self.horizon_days):
                 continue
-            bucket = next((d for d in (*s.cold, *s.days) if d.day == day), None)
+            bucket = _find_day(s, day)
             if bucket is None:
                 continue
-            shared = len(group) > 1 and _shares_capped_days(group)
+            shared = n.rule in self._shared
             factor = _shared_factor(group, bucket) if shared else _factor(bucket)
-            age = (self.at - n.occurred_at.timestamp()) / DAY_SECONDS
+            age = (self.at - t) / DAY_SECONDS
             return n.points * factor * 0.5 ** (age / n.half_life_days) * rule_factor
         return 0.0
 
 
+def _find_day(s: RuleSum, day: int) -> DaySum | None:
+    return _find_day_in(s.days, day)
+
+
+def _find_day_in(days: tuple[DaySum, ...], day: int) -> DaySum | None:
+    for i in range(len(days) - 1, -1, -1):  # recent days first
+        if days[i].day == day:
+            return days[i]
+        if days[i].day < day:
+            break
+    return None
+
+
 def day_of(t: datetime | float) -> int:
-    """UTC day index (days since 1970-01-01) of a time."""
+    """UTC day index (days since 1970-01-01) of a time (aware, or unix seconds)."""
     seconds = t.timestamp() if isinstance(t, datetime) else t
-    return math.floor(seconds / DAY_SECONDS)
+    return int(seconds // DAY_SECONDS)
 
 
 def add(engagement: Engagement, c: Contribution, *, recent: int) -> Engagement:
@@ -134,14 +150,16 @@ def add(engagement: Engagement, c: Contribution, *, recent: int) -> Engagement:
         sums.append(
             RuleSum(
                 rule=c.rule,
-                half_life_days=c.half_life_days,
-                within_days=c.within_days,
+                half_life_days=num(c.half_life_days),
+                within_days=num(c.within_days) if c.within_days is not None else None,
                 capped_per_day=capped,
-                cap=c.cap,
-                play=c.play,
-                newest=t,
-                days=(DaySum(day, c.points, weight, 1, c.cap_per_day),),
-                recent=(t,) if recent else (),
+                cap=num(c.cap) if c.cap is not None else None,
+                play_code=PLAYS.index(c.play),
+                newest=num(t),
+                days=(first := _day(day, weight, c.points, c.cap_per_day)),
+                recent=(num(t),) if recent else (),
+                value=_factor(first[0]) * weight,
+                anchor=day,
             )
         )
         sums.sort(key=_sum_order)  # canonical: the same sums in any arrival order
@@ -150,17 +168,24 @@ def add(engagement: Engagement, c: Contribution, *, recent: int) -> Engagement:
         newer = t >= s.newest
         update: dict[str, object] = {
             "capped_per_day": capped,
-            "cap": c.cap if newer else s.cap,
-            "play": c.play if newer else s.play,
-            "newest": max(t, s.newest),
-            "recent": tuple(sorted((*s.recent, t))[-recent:]) if recent else (),
+            "cap": (num(c.cap) if c.cap is not None else None) if newer else s.cap,
+            "play_code": PLAYS.index(c.play) if newer else s.play_code,
+            "newest": num(max(t, s.newest)),
+            "recent": tuple(sorted((*s.recent, num(t)))[-recent:]) if recent else (),
         }
-        if s.cold and day <= s.cold_anchor:  # a late event into a summed day
-            cold = _add_day(s.cold, day, c.points, weight, c.cap_per_day)
-            update["cold"] = cold
-            update["cold_value"] = _cold_value(cold, s.cold_anchor, s.half_life_days)
-        else:
-            update["days"] = _add_day(s.days, day, c.points, weight, c.cap_per_day)
+        before = _find_day(s, day)
+        days = _add_day(s.days, day, c.points, weight, c.cap_per_day)
+        after = _find_day_in(days, day)
+        assert after is not None
+        update["days"] = days
+        rate = 1.0 / s.half_life_days
+        value, anchor = s.value, s.anchor
+        if day > anchor:  # the anchor is always the newest day: the value is canonical
+            value, anchor = value * 2.0 ** ((anchor - day) * rate), day
+        scale = 2.0 ** ((day - anchor) * rate)
+        old = _factor(before) * before.weighted * scale if before is not None else 0.0
+        update["value"] = value + _factor(after) * after.weighted * scale - old
+        update["anchor"] = anchor
         sums[index] = msgspec.structs.replace(s, **update)
     notable = engagement.notable
     if c.points > 0:
@@ -168,11 +193,11 @@ def add(engagement: Engagement, c: Contribution, *, recent: int) -> Engagement:
             *notable,
             Notable(
                 c.event_id,
-                c.signal_type,
+                SIGNAL_TYPES.index(c.signal_type),
                 c.rule,
                 c.occurred_at,
-                c.points,
-                c.half_life_days,
+                num(c.points),
+                num(c.half_life_days),
                 c.detail,
                 c.facts,
             ),
@@ -196,11 +221,21 @@ def _add_day(
         d = days[i]
         if d.day == day:
             smallest = d.cap if cap is None else cap if d.cap is None else min(cap, d.cap)
-            merged = DaySum(day, d.raw + points, d.weighted + weight, d.count + 1, smallest)
+            merged = DaySum(
+                day,
+                d.weighted + weight,
+                num(d.raw + points),
+                num(smallest) if smallest is not None else None,
+                d.count + 1,
+            )
             return (*days[:i], merged, *days[i + 1 :])
         if d.day < day:
-            return (*days[: i + 1], DaySum(day, points, weight, 1, cap), *days[i + 1 :])
-    return (DaySum(day, points, weight, 1, cap), *days)
+            return (*days[: i + 1], *_day(day, weight, points, cap), *days[i + 1 :])
+    return (*_day(day, weight, points, cap), *days)
+
+
+def _day(day: int, weight: float, points: float, cap: float | None) -> tuple[DaySum]:
+    return (DaySum(day, weight, num(points), num(cap) if cap is not None else None),)
 
 
 def _factor(d: DaySum) -> float:
@@ -210,9 +245,9 @@ def _factor(d: DaySum) -> float:
     return 1.0
 
 
-def _cold_value(cold: tuple[DaySum, ...], anchor: int, half_life_days: float) -> float:
+def _value(days: tuple[DaySum, ...], anchor: int, half_life_days: float) -> float:
     rate = 1.0 / half_life_days
-    return sum(_factor(d) * d.weighted * 2.0 ** ((d.day - anchor) * rate) for d in cold)
+    return sum(_factor(d) * d.weighted * 2.0 ** ((d.day - anchor) * rate) for d in days)
 
 
 def _lasts(s: RuleSum, horizon_days: float) -> float:
@@ -221,62 +256,64 @@ def _lasts(s: RuleSum, horizon_days: float) -> float:
 
 
 def _prune_sum(s: RuleSum, today: int, horizon_days: float) -> RuleSum | None:
-    """`s` at watermark day `today`: expired days dropped, days past the hot window summed
-    into the cold summary (recomputed exactly whenever the cold days change)."""
+    """`s` at watermark day `today`: expired days dropped and its value recomputed."""
     lasts = _lasts(s, horizon_days)
-    oldest = s.cold[0].day if s.cold else s.days[0].day if s.days else today
-    moving = bool(s.days) and today - s.days[0].day >= HOT_DAYS
-    if today - oldest < lasts and not moving:
-        return s  # nothing expires and nothing cools today: the common case, O(1)
+    if not s.days or today - s.days[0].day < lasts:
+        return s  # days are sorted: nothing expires if the oldest does not, O(1)
     days = tuple(d for d in s.days if today - d.day < lasts)
-    cold = tuple(d for d in s.cold if today - d.day < lasts)
-    cool = tuple(d for d in days if today - d.day >= HOT_DAYS)
-    if cool:
-        days = days[len(cool) :]
-        cold = (*cold, *cool)
-    if not days and not cold:
+    if not days:
         return None
     recent = tuple(t for t in s.recent if today - day_of(t) < horizon_days)
-    anchor = cold[-1].day if cold else 0
-    value = _cold_value(cold, anchor, s.half_life_days) if cold else 0.0
-    return msgspec.structs.replace(
-        s, days=days, cold=cold, cold_value=value, cold_anchor=anchor, recent=recent
-    )
+    anchor = days[-1].day
+    value = _value(days, anchor, s.half_life_days)
+    return msgspec.structs.replace(s, days=days, recent=recent, value=value, anchor=anchor)
 
 
-def prune(
-    engagement: Engagement,
-    watermark: datetime,
-    horizon_days: float,
-    *,
-    also: Sequence[RuleSum] = (),
-) -> Engagement:
+def prune(engagement: Engagement, watermark: datetime, horizon_days: float) -> Engagement:
     """Drop the days that can never count again (the engine evaluates at or after the
-    watermark), sum the days past the hot window, and keep the `MAX_NOTABLE` contributions
-    worth most at the watermark.
-
-    `also` are sums scored together with these (a person's account's), so that the kept
-    contributions are ranked on the same caps the window will apply.
-    """
+    watermark) and sum the days past the hot window. Kept contributions are trimmed by
+    `trim`, once the caller has scored the engagement."""
     today = day_of(watermark)
     sums = []
+    changed = False
     for s in engagement.sums:
         pruned = _prune_sum(s, today, horizon_days)
+        changed = changed or pruned is not s
         if pruned is not None:
             sums.append(pruned)
     last = engagement.last_positive
     if last is not None and today - day_of(last) >= horizon_days:
-        last = None
-    result = Engagement(tuple(sums), engagement.notable, last)
-    if result.notable:
-        scored = score((*result.sums, *also), watermark, horizon_days)
-        ranked = sorted(
-            ((scored.points_of(n), n) for n in result.notable),
-            key=lambda pn: (-pn[0], -pn[1].occurred_at.timestamp(), pn[1].event_id),
-        )
-        kept = tuple(n for points, n in ranked[:MAX_NOTABLE] if points > 0)
-        result = Engagement(result.sums, kept, last)
-    return result
+        last, changed = None, True
+    if not changed:
+        return engagement
+    return Engagement(tuple(sums), engagement.notable, last)
+
+
+def trim(engagement: Engagement, scored: Scored) -> Engagement:
+    """Keep the `MAX_NOTABLE` contributions worth most now, largest first, and only those
+    still counted: ranked on `scored` (the score the caller just computed over these sums
+    and those scored with them) by points, decay and their rule's cap, not re-capping each
+    day (the window values its reasons exactly). Nothing to do while there are few."""
+    today = day_of(scored.at)
+    horizon = scored.horizon_days
+    if len(engagement.notable) <= MAX_NOTABLE and not any(
+        today - day_of(n.occurred_at) >= horizon for n in engagement.notable
+    ):
+        return engagement
+    ranked = []
+    for n in engagement.notable:
+        t = n.occurred_at.timestamp()
+        if today - day_of(t) >= horizon:
+            continue
+        factor = scored.rule_factor(n.rule)
+        worth = n.points * 0.5 ** ((scored.at - t) / DAY_SECONDS / n.half_life_days) * factor
+        if worth > 0:
+            ranked.append((-worth, -t, n.event_id, n))
+    ranked.sort(key=lambda r: r[:3])
+    kept = tuple(r[3] for r in ranked[:MAX_NOTABLE])
+    if kept == engagement.notable:
+        return engagement
+    return Engagement(engagement.sums, kept, engagement.last_positive)
 
 
 def combine(*parts: Engagement) -> tuple[tuple[RuleSum, ...], tuple[Notable, ...]]:
@@ -292,9 +329,7 @@ def combine(*parts: Engagement) -> tuple[tuple[RuleSum, ...], tuple[Notable, ...
 def score(sums: Iterable[RuleSum], at: datetime, horizon_days: float) -> Scored:
     """Engagement at `at` (at or after every contribution): total and per-rule shares.
 
-    Per rule, each recent day is valued one by one and the cold days through their summary,
-    which holds while none of them has expired at `at` and no other sum of the rule shares
-    a capped day with them; otherwise every day of the rule is valued one by one."""
+    Per rule, each sum is read from its running value (see `_rule_value`)."""
     at_s = at.timestamp()
     today = day_of(at_s)
     by_name: dict[str, list[RuleSum]] = {}
@@ -302,36 +337,43 @@ def score(sums: Iterable[RuleSum], at: datetime, horizon_days: float) -> Scored:
         by_name.setdefault(s.rule, []).append(s)
     raw: dict[str, float] = {}
     newest: dict[str, RuleSum] = {}
+    shared = {r for r, g in by_name.items() if len(g) > 1 and _shares_capped_days(g)}
     for rule, group in by_name.items():
-        value = _rule_value(group, today, at_s, horizon_days)
+        value = _rule_value(group, today, at_s, horizon_days, rule in shared)
         if value is None:
             continue
         raw[rule] = value
         newest[rule] = max(group, key=lambda s: s.newest)
     by_rule = {rule: _clamp(total, newest[rule].cap) for rule, total in raw.items()}
     rule_factor = {rule: (by_rule[rule] / total if total else 0.0) for rule, total in raw.items()}
-    return Scored(sum(by_rule.values()), by_rule, by_name, rule_factor, at_s, horizon_days)
+    return Scored(
+        sum(by_rule.values()), by_rule, by_name, rule_factor, frozenset(shared), at_s, horizon_days
+    )
 
 
-def _rule_value(group: list[RuleSum], today: int, at_s: float, horizon_days: float) -> float | None:
-    """One rule's decayed sum before its cap; None when none of its days counts."""
-    shared = len(group) > 1 and _shares_capped_days(group)
+def _rule_value(
+    group: list[RuleSum], today: int, at_s: float, horizon_days: float, shared: bool
+) -> float | None:
+    """One rule's decayed sum before its cap; None when none of its days counts.
+
+    Each sum is one multiplication of its `value`, unless a day of it has expired at `at`
+    or the rule's sums share capped days: then its days are valued one by one."""
     total = 0.0
     counted = False
     for s in group:
+        if not s.days:
+            continue
         lasts = _lasts(s, horizon_days)
         rate = 1.0 / (s.half_life_days * DAY_SECONDS)
-        cold_ok = not shared and (not s.cold or today - s.cold[0].day < lasts)
-        days = s.days if cold_ok else (*s.cold, *s.days)
-        for d in days:
+        if not shared and today - s.days[0].day < lasts:
+            total += s.value * 2.0 ** (-(at_s - s.anchor * DAY_SECONDS) * rate)
+            counted = True
+            continue
+        for d in s.days:
             if today - d.day >= lasts:
                 continue
             factor = _shared_factor(group, d) if shared else _factor(d)
             total += factor * d.weighted * 2.0 ** (-(at_s - d.day * DAY_SECONDS) * rate)
-            counted = True
-        if cold_ok and s.cold:
-            anchor_start = s.cold_anchor * DAY_SECONDS
-            total += s.cold_value * 2.0 ** (-(at_s - anchor_start) * rate)
             counted = True
     return total if counted else None
 
@@ -341,7 +383,7 @@ def _shares_capped_days(group: list[RuleSum]) -> bool:
     for s in group:
         if not s.capped_per_day:
             continue
-        days = {d.day for d in (*s.cold, *s.days)}
+        days = {d.day for d in s.days}
         if seen & days:
             return True
         seen |= days
@@ -350,7 +392,7 @@ def _shares_capped_days(group: list[RuleSum]) -> bool:
 
 def _shared_factor(group: list[RuleSum], day: DaySum) -> float:
     """The per-day cap factor of a day several capped sums of one rule share."""
-    capped = [d for s in group if s.capped_per_day for d in (*s.cold, *s.days) if d.day == day.day]
+    capped = [d for s in group if s.capped_per_day for d in s.days if d.day == day.day]
     if day not in capped:
         return 1.0
     total = sum(d.raw for d in capped)

@@ -40,14 +40,7 @@ import msgspec
 from rules.core import engagement as eng
 from rules.core.cadence import merge_suppressions
 from rules.core.champions import champion_facts, previous_person_key
-from rules.core.decide import (
-    Suppressed,
-    TriggerRef,
-    assess,
-    evaluate_window,
-    evaluation_time,
-    open_window,
-)
+from rules.core.decide import Suppressed, TriggerRef, assess, evaluation_time, open_window
 from rules.core.dedup import Overflow, Spill, is_too_late, prune_seen, remember, seen_before
 from rules.core.draft import DRAFT_FACT_KEYS
 from rules.core.facts import facts_for
@@ -159,8 +152,15 @@ def contribution_of(
     """The contribution `rule` makes for `signal` (points before caps and decay).
 
     Its detail and the facts kept for the draft are clipped to `MAX_KEPT_TEXT` characters:
-    they live in the state and in every window, whatever a producer sends."""
-    kept = tuple((k, clip(_fact_text(facts[k]))) for k in DRAFT_FACT_KEYS if k in facts)
+    they live in the state and in every window, whatever a producer sends. A detail the
+    rule renders from the kept facts alone is left empty (`rules.core.decide.resolved`
+    renders it when a window needs it)."""
+    kept = tuple(
+        (i, clip(_fact_text(facts[k]))) for i, k in enumerate(DRAFT_FACT_KEYS) if k in facts
+    )
+    detail = clip(render_detail(rule.detail, facts))
+    if detail == clip(render_detail(rule.detail, {DRAFT_FACT_KEYS[i]: v for i, v in kept})):
+        detail = ""  # the rule renders it again from the kept facts: not stored twice
     return eng.Contribution(
         event_id=signal.event_id,
         signal_type=signal.type,
@@ -168,7 +168,7 @@ def contribution_of(
         points=rule.points,
         half_life_days=rule.half_life_days or rulebook.engagement.default_half_life_days,
         occurred_at=signal.occurred_at,
-        detail=clip(render_detail(rule.detail, facts)),
+        detail=detail,
         play=rule.play,
         cap=rule.cap,
         cap_per_day=rule.cap_per_day,
@@ -205,33 +205,43 @@ def _person_signal(
     rule = match_engagement_rule(rulebook, signal, facts)
     contribution = contribution_of(rulebook, rule, signal, facts) if rule is not None else None
     new_account = _touched_account(account, key, signal) if key is not None else None
-    prospect, spills = _merged_prospect(
-        rulebook, previous, key, pk, signal, fp, contribution, new_account
-    )
+    prospect, spills = _merged_prospect(rulebook, previous, key, pk, signal, fp, contribution)
     at = evaluation_time(prospect, new_account)
     trigger = match_trigger(
         rulebook, signal, facts, sums=prospect.engagement.sums, current=contribution
     )
-    state, window, suppressed = evaluate_window(
+    a = assess(
         rulebook,
         prospect,
         new_account,
         at,
-        TriggerRef(signal.source, signal.event_id, signal.occurred_at),
         now,
+        trigger_at=signal.occurred_at,
         cadence=prospect.cadence,
         suppression=_suppression(view, signal, pk),
-        rule_trigger=trigger,
+        trigger=trigger,
         trigger_rule=rule.name if rule is not None else None,
-        history=history,
         fits=fits,
     )
+    window = None
+    state = prospect
+    if a.suppressed is None:
+        state, window = open_window(
+            rulebook,
+            a,
+            TriggerRef(signal.source, signal.event_id, signal.occurred_at),
+            now,
+            cadence=prospect.cadence,
+            history=history,
+        )
+    # The score just computed ranks the contributions worth keeping whole.
+    state = msgspec.structs.replace(state, engagement=eng.trim(state.engagement, a.scored))
     return Outcome(
         "applied",
         account=new_account if new_account != account else None,
         prospects={pk: state},
         windows=(window,) if window is not None else (),
-        suppressed=(suppressed,) if suppressed is not None else (),
+        suppressed=(a.suppressed,) if a.suppressed is not None else (),
         rule=rule.name if rule is not None else None,
         spills=tuple((owner, s) for s in spills),
     )
@@ -264,8 +274,9 @@ def _account_signal(
     mark = max(state.watermark or signal.occurred_at, signal.occurred_at)
     engaged = state.engagement
     if contribution is not None:
-        engaged = eng.add(engaged, contribution, recent=rulebook.recent_kept)
+        engaged = eng.add(engaged, contribution, recent=rulebook.recent_for(contribution.rule))
     engaged = eng.prune(engaged, mark, horizon)
+    engaged = eng.trim(engaged, eng.score(engaged.sums, mark, horizon))
     seen, drops = prune_seen(seen, eng.day_of(mark), horizon)
     state = msgspec.structs.replace(state, seen=seen, watermark=mark, engagement=engaged)
     out_spills = tuple((owner, s) for s in (*spills, *drops))
@@ -331,7 +342,6 @@ def _merged_prospect(
     signal: SignalRec,
     fp: int,
     contribution: eng.Contribution | None,
-    account: AccountState | None,
 ) -> tuple[ProspectState, tuple[Spill, ...]]:
     assert signal.person is not None
     horizon = rulebook.engagement.horizon_days
@@ -343,9 +353,8 @@ def _merged_prospect(
     watermark = max(base.watermark or signal.occurred_at, signal.occurred_at)
     engaged = base.engagement
     if contribution is not None:
-        engaged = eng.add(engaged, contribution, recent=rulebook.recent_kept)
-    also = account.engagement.sums if account is not None else ()
-    engaged = eng.prune(engaged, watermark, horizon, also=also)
+        engaged = eng.add(engaged, contribution, recent=rulebook.recent_for(contribution.rule))
+    engaged = eng.prune(engaged, watermark, horizon)
     seen, spills = remember(base.seen, fp, eng.day_of(signal.occurred_at))
     seen, drops = prune_seen(seen, eng.day_of(watermark), horizon)
     departed = base.departed_at
@@ -373,10 +382,12 @@ def _touched_account(
         fingerprint("signal", signal.source, signal.event_id),
     )
     if state is None:
-        state = AccountState(key, signal.account or AccountRec(key))
+        state = AccountState(key, AccountRec(key))  # then merged: every field stamped
     if signal.account is None:
         return state
-    merged, stamps = merge_account(state.account, signal.account, state.stamps, stamp)
+    # The domain is the account's identity: always its normalised key, never merged.
+    incoming = msgspec.structs.replace(signal.account, domain=key)
+    merged, stamps = merge_account(state.account, incoming, state.stamps, stamp)
     if stamps is state.stamps:
         return state
     return msgspec.structs.replace(state, account=merged, stamps=stamps)

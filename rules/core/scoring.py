@@ -107,7 +107,7 @@ def trigger_fires(
 ) -> bool:
     """Whether the person has `trigger.min_count` contributions of the trigger's rule.
 
-    Counted: among the newest `Rulebook.recent_kept` contributions of `trigger.rule`
+    Counted: among the newest `Rulebook.recent_for(rule)` contributions of `trigger.rule`
     (default: `current`'s rule), those at most `within_hours` before `at` (the current
     signal's event time) and not after it, with `current` among them whether or not the
     sums already hold it. A trigger that names no rule, for a signal no rule scored, has

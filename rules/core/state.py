@@ -10,9 +10,9 @@ Size does not grow with history:
 - engagement is a set of decayed running sums per rule and UTC day inside the horizon
   (`rules.core.engagement`), plus the few largest contributions kept for the reasons a
   window shows;
-- remembered event fingerprints are pruned at the horizon; past `MAX_SEEN_INLINE` of them
-  the oldest spill into per-day overflow records (`rules.core.dedup`), so one busy person
-  cannot inflate the state every signal reads and writes;
+- remembered event fingerprints are pruned at the horizon; past twice `MAX_SEEN_INLINE`
+  of them the oldest half spills into per-day overflow records (`rules.core.dedup`), so
+  one busy person cannot inflate the state every signal reads and writes;
 - an account holds no list of its people: they are the prospect keys under the account
   key, which fan-out reads with a prefix scan.
 
@@ -28,21 +28,26 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
-from typing import Final, TypeVar
+from typing import Final, TypeVar, get_args
 
 import msgspec
 
 from signals.records import AccountRec, PersonRec
+from signals.windows import Play
 
 __all__ = [
+    "FACT_KEYS",
     "FORMAT_VERSION",
     "KNOWN_VERSIONS",
     "MAX_SEEN_INLINE",
+    "PLAYS",
+    "SIGNAL_TYPES",
     "AccountState",
     "CadenceState",
     "DaySum",
     "Engagement",
     "Notable",
+    "Number",
     "ProspectState",
     "RuleSum",
     "Seen",
@@ -56,10 +61,27 @@ __all__ = [
     "decode_suppression",
     "encode_state",
     "fingerprint",
+    "num",
     "suppression_key",
 ]
 
 FORMAT_VERSION: Final = 1
+SIGNAL_TYPES: Final = ("email_opened", "page_visited", "job_changed", "funding_announced")
+PLAYS: Final = get_args(Play)
+FACT_KEYS: Final = (
+    # Event facts a contribution keeps for the draft's talking points; stored by index.
+    "properties.path",
+    "properties.title",
+    "properties.subject",
+    "properties.round",
+    "properties.amount_usd",
+    "properties.investors",
+    "properties.announced_on",
+    "properties.new_title",
+    "properties.previous_title",
+    "properties.previous_account.name",
+    "properties.previous_account.domain",
+)
 KNOWN_VERSIONS: Final = frozenset({1})
 MAX_SEEN_INLINE: Final = 32
 
@@ -85,6 +107,18 @@ class _S(msgspec.Struct, frozen=True, array_like=True, omit_defaults=True):
     pass
 
 
+Number = int | float
+"""Stored numbers: integral values go on the wire as MessagePack integers (1-3 bytes
+instead of 9); `num` makes them so. Arithmetic treats both alike."""
+
+
+def num(value: float) -> Number:
+    """`value` as an int when it is integral (and exactly representable), else as is."""
+    if value == int(value) and -(2**53) < value < 2**53:
+        return int(value)
+    return value
+
+
 class DaySum(_S, frozen=True):
     """One rule's contributions on one UTC day (`day` = days since 1970-01-01).
 
@@ -95,47 +129,58 @@ class DaySum(_S, frozen=True):
     """
 
     day: int
-    raw: float
     weighted: float
-    count: int
-    cap: float | None = None
+    raw: Number
+    cap: Number | None = None
+    count: int = 1
 
 
 class RuleSum(_S, frozen=True):
     """The running sums of one engagement rule (as scored: its parameters at the time).
 
-    Recent days are kept one by one (`days`); older ones (`cold`) are also summed into one
-    value anchored at the newest of them (`cold_value`, `cold_anchor`), so that scoring
-    reads a handful of numbers per rule however long the history is. The cold days stay
-    for what needs them one by one: a late event into one of them, and expiry at the
-    horizon; either recomputes the summary exactly (`rules.core.engagement`).
+    `days` keeps each UTC day inside the horizon (what per-day caps, late events and
+    expiry need); `value` is their sum, each day capped and weighted as
+    `factor * weighted * 2 ** ((day - anchor) / half_life_days)`, so that a score reads one
+    number per rule however long the history: `value * 2 ** (-(at - anchor_start) / h)`.
+    A new event updates `value` by the change of its own day; expiry and re-anchoring
+    recompute it from `days` exactly (`rules.core.engagement`).
     """
 
     rule: str
-    half_life_days: float
-    within_days: float | None
+    half_life_days: Number
+    within_days: Number | None
     capped_per_day: bool  # whether its contributions carry a per-day cap
-    cap: float | None  # of the newest contribution: the cap in force
-    play: str  # of the newest contribution
-    newest: float  # unix seconds of the newest contribution
-    days: tuple[DaySum, ...] = ()  # recent days, sorted
-    recent: tuple[float, ...] = ()  # newest contribution times, for count triggers
-    cold: tuple[DaySum, ...] = ()  # older days, sorted, all before `days`
-    cold_value: float = 0.0  # sum over `cold` of factor * weighted * 2 ** ((start - anchor) / h)
-    cold_anchor: int = 0  # the day `cold_value` is anchored at: the newest cold day
+    cap: Number | None  # of the newest contribution: the cap in force
+    play_code: int  # of the newest contribution, an index into PLAYS
+    newest: Number  # unix seconds of the newest contribution
+    days: tuple[DaySum, ...] = ()  # sorted
+    recent: tuple[Number, ...] = ()  # newest contribution times, for count triggers
+    value: float = 0.0
+    anchor: int = 0  # the day `value` is anchored at
+
+    @property
+    def play(self) -> str:
+        return PLAYS[self.play_code]
 
 
 class Notable(_S, frozen=True):
     """One contribution kept whole for the reasons and draft of a window."""
 
     event_id: str
-    signal_type: str
+    kind: int  # the signal type, an index into SIGNAL_TYPES
     rule: str
     occurred_at: datetime
-    points: float  # before per-day caps and decay
-    half_life_days: float
+    points: Number  # before per-day caps and decay
+    half_life_days: Number
     detail: str
-    facts: tuple[tuple[str, str], ...] = ()
+    facts: tuple[tuple[int, str], ...] = ()  # (index into FACT_KEYS, value)
+
+    @property
+    def signal_type(self) -> str:
+        return SIGNAL_TYPES[self.kind]
+
+    def fact_map(self) -> dict[str, str]:
+        return {FACT_KEYS[i]: value for i, value in self.facts}
 
 
 class Engagement(_S, frozen=True):
@@ -145,28 +190,33 @@ class Engagement(_S, frozen=True):
 
 
 class Seen(_S, frozen=True):
-    """Fingerprints of applied events inside the horizon, as `(day, fingerprint)` pairs,
-    sorted; `spilled` lists the days whose older fingerprints live in overflow records."""
+    """Fingerprints of applied events inside the horizon, packed: 8 bytes per event (the
+    UTC day as 2 bytes, then 48 bits of the fingerprint, big-endian: bytes sort as pairs),
+    sorted; `spilled` lists the days whose older fingerprints live in overflow records.
+    `rules.core.dedup` reads and writes them."""
 
-    ids: tuple[tuple[int, int], ...] = ()
+    ids: bytes = b""
     spilled: tuple[int, ...] = ()
 
 
 class Stamps(_S, frozen=True):
-    """Per attribute path, the stamp of the event its value came from.
+    """For each field of one record (a person, an account), the stamp of the event its
+    value came from: `index[i]` points into `table` for field `i`, 255 for no value yet.
 
-    Stored as a small table of distinct stamps and one index per path: the fields of one
-    record mostly come from the same event, so this is a few bytes per field.
+    The fields of a record mostly come from the same event, so this is a few bytes: one
+    table entry per distinct event, one byte per field.
     """
 
     table: tuple[Stamp, ...] = ()
-    paths: tuple[tuple[str, int], ...] = ()
+    index: bytes = b""
 
-    def get(self, path: str) -> Stamp | None:
-        for name, index in self.paths:
-            if name == path:
-                return self.table[index]
-        return None
+    def of(self, field: int) -> Stamp | None:
+        if field >= len(self.index) or self.index[field] == NO_STAMP:
+            return None
+        return self.table[self.index[field]]
+
+
+NO_STAMP: Final = 255
 
 
 class Touch(_S, frozen=True):
@@ -255,7 +305,10 @@ _VERSION_BYTE = bytes([FORMAT_VERSION])
 
 def encode_state(state: ProspectState | AccountState | msgspec.Struct) -> bytes:
     """Our bytes for a state: the format version, then MessagePack. Equal states give equal
-    bytes (Structs encode positionally; no dicts)."""
+    bytes (Structs encode positionally; no dicts). A prospect's person key is left out: it
+    is the table key already (`decode_prospect` puts it back)."""
+    if isinstance(state, ProspectState):
+        state = msgspec.structs.replace(state, person_key="")
     return _VERSION_BYTE + _ENCODER.encode(state)
 
 
@@ -269,9 +322,10 @@ def _decode(decoder: msgspec.msgpack.Decoder[_S_T], data: bytes) -> _S_T:
         raise StateFormatError(f"not a state of format {data[0]}: {exc}") from None
 
 
-def decode_prospect(data: bytes) -> ProspectState:
-    """Read `encode_state` output. Raises `StateFormatError` on anything else."""
-    return _decode(_PROSPECT, data)
+def decode_prospect(data: bytes, person_key: str) -> ProspectState:
+    """Read `encode_state` output of the prospect stored under `person_key`. Raises
+    `StateFormatError` on anything else."""
+    return msgspec.structs.replace(_decode(_PROSPECT, data), person_key=person_key)
 
 
 def decode_account(data: bytes) -> AccountState:

@@ -23,7 +23,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from rules.core.decide import basis, evaluation_time
+from rules.core.decide import basis, evaluation_time, resolved
 from rules.core.engagement import score
 from rules.core.engine import Outcome
 from rules.core.facts import facts_for
@@ -135,6 +135,7 @@ def score_at(
     person's current account, and its merged account facts are used for fit, as in the engine.
     """
     sums, notable, person_account = basis(prospect, account)
+    notable = resolved(rulebook, notable)
     facts = facts_for(None, prospect.person, person_account)
     fit_points, fit_reasons, tier, disqualifier = fit(rulebook, facts)
     scored = score(sums, at, rulebook.engagement.horizon_days)

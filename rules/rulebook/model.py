@@ -271,11 +271,30 @@ class Rulebook(BaseModel):
 
     @cached_property
     def recent_kept(self) -> int:
-        """How many newest contribution times per rule count triggers need (0: none)."""
-        counts = [
-            t.min_count for t in self.windows.triggers if t.min_count > 1 or t.rule is not None
-        ]
-        return max(counts, default=0)
+        """How many newest contribution times count triggers need of any rule (0: none)."""
+        return max(self._recent_by_rule.values(), default=0)
+
+    def recent_for(self, rule: str) -> int:
+        """How many newest contribution times of engagement rule `rule` to keep: as many
+        as the count triggers that can count it ask for, else none."""
+        return self._recent_by_rule.get(rule, 0)
+
+    @cached_property
+    def _recent_by_rule(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for t in self.windows.triggers:
+            if t.min_count <= 1 and t.rule is None:
+                continue  # fires on its own signal: nothing to count
+            # A trigger without a rule counts the rule that scored its signal: any rule
+            # for the trigger's signal type.
+            names = (
+                [t.rule]
+                if t.rule
+                else [r.name for r in self.engagement.rules if r.signal == t.signal]
+            )
+            for name in names:
+                out[name] = max(out.get(name, 0), t.min_count)
+        return out
 
     @cached_property
     def hash(self) -> str:

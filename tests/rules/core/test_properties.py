@@ -104,18 +104,21 @@ def _close(a: Any, b: Any, path: str = "") -> None:
 
 def _final(rulebook: Rulebook, signals: list[Signal]) -> dict[str, Any]:
     """Every stored state, as builtins, without what may depend on arrival order: the
-    window bookkeeping, and which few contributions were kept whole along the way."""
+    window bookkeeping, which few contributions were kept whole along the way, and the
+    stamps of merged attributes (an event repeating a value does not restamp it)."""
     r = run(rulebook, signals)
     out: dict[str, Any] = {"accounts": {}, "prospects": {}}
     for key, state in r.accounts.items():
         data = msgspec.to_builtins(state)
         data[2][1] = None  # engagement.notable
+        data[5] = None  # stamps
         out["accounts"][key] = data
     for key, people in r.prospects.items():
         for pk, p in people.items():
             p = msgspec.structs.replace(p, **dict.fromkeys(_BOOKKEEPING))
             data = msgspec.to_builtins(p)
             data[3][1] = None  # engagement.notable
+            data[6] = None  # stamps
             out["prospects"][(key, pk)] = data
     return out
 
