@@ -12,6 +12,9 @@ topic with its reason. The checks run cheapest first:
     `type` unknown            -> unknown_type     (absent or null: `default_type`, if any)
     validation fails          -> missing_identity (no person/account to key it by) or invalid
 
+A declared foreign source (`signals.sources`) adds `unmapped`: the record claims the
+source's format but does not say what it is (no Segment call type, no CloudEvent).
+
 `Rejected.detail` names only locations and error types ("person.email: value_error"), never
 input values: dead-letter records are read by people and shipped to logs, and the values are
 personal data.
@@ -55,6 +58,7 @@ RejectReason = Literal[
     "unknown_type",
     "missing_identity",
     "invalid",
+    "unmapped",
 ]
 
 
