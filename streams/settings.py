@@ -132,6 +132,9 @@ class Settings(BaseSettings):
         default=0.5, gt=0, description="First retry delay; doubles per attempt, with jitter."
     )
     sink_backoff_max_seconds: float = Field(default=60.0, gt=0)
+    sink_skip_expired: bool = Field(
+        default=True, description="Do not deliver windows already past their expiry."
+    )
     sink_in_worker: bool = Field(
         default=False, description="Also run the configured sinks inside `followup run`."
     )

@@ -109,6 +109,7 @@ def run_worker(settings: Settings) -> None:
     import faust
 
     from streams.app import create_app
+    from streams.sinks.run import install_sinks
 
     rulebook = load_rulebook_or_fail(settings)
     sources = load_sources_or_fail(settings)
@@ -128,6 +129,7 @@ def run_worker(settings: Settings) -> None:
     metrics.set_rulebook(rulebook.version, rulebook.hash)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings, rulebook=rulebook, metrics=metrics, sources=sources)
+    install_sinks(app, settings, metrics.registry)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
     # Faust's progress spinner sets the root logger to DEBUG, so every debug call in faust and
     # aiokafka builds a record (some format message values) even when nothing prints it.
