@@ -36,6 +36,7 @@ from streams.topics import Topics
 __all__ = ["IngestService", "bearer_ok", "create_ingest_app"]
 
 log = logging.getLogger(__name__)
+MAX_BODY = web.AppKey("max_body", int)
 
 
 def bearer_ok(header: str | None, tokens: Sequence[str]) -> bool:
@@ -106,7 +107,7 @@ class IngestService:
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return _error(413, f"body larger than {request.app['max_body']} bytes")
+            return _error(413, f"body larger than {request.app[MAX_BODY]} bytes")
         items = split_body(raw, segment=segment)
         if isinstance(items, BodyError):
             return _error(400, items.detail)
@@ -182,7 +183,7 @@ def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> w
 def create_ingest_app(service: IngestService, *, max_body_bytes: int) -> web.Application:
     """The aiohttp application; `client_max_size` makes aiohttp refuse larger bodies."""
     app = web.Application(client_max_size=max_body_bytes)
-    app["max_body"] = max_body_bytes
+    app[MAX_BODY] = max_body_bytes
     app.router.add_post("/v1/events", service.events)
     app.router.add_post("/v1/segment", service.segment)
     app.router.add_get("/health/live", service.live)
