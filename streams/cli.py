@@ -128,12 +128,15 @@ _register_sample_command(cli)
 
 @cli.command()
 def schemas() -> None:
-    """Regenerate every published JSON Schema: the contract, the rulebook, the scenarios."""
+    """Regenerate every published schema: the contract, the rulebook, the scenarios, and the
+    AsyncAPI document of every topic."""
     from rules.loader import write_rulebook_schema
     from rules.scenarios import write_scenarios_schema
     from signals.schema import write_schemas
+    from streams.asyncapi import write_asyncapi
 
-    for path in [*write_schemas(), write_rulebook_schema(), write_scenarios_schema()]:
+    paths = [*write_schemas(), write_rulebook_schema(), write_scenarios_schema()]
+    for path in [*paths, write_asyncapi()]:
         click.echo(str(path))
 
 
