@@ -48,12 +48,12 @@ class FlakyReceiver:
             self.accepted.setdefault(key, body)
         return web.Response(status=status, headers=headers, text="ok")
 
-    async def start(self) -> str:
+    async def start(self, port: int = 0) -> str:
         app = web.Application()
         app.router.add_post("/{tail:.*}", self._handle)
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        site = web.TCPSite(self.runner, "127.0.0.1", port)
         await site.start()
         self.port = self.runner.addresses[0][1]
         return f"http://127.0.0.1:{self.port}/hook"

@@ -174,3 +174,25 @@ def test_targets_come_from_settings_and_a_webhook_needs_a_secret(tmp_path) -> No
     assert targets[0] == WebhookTarget("http://127.0.0.1:1/x?token=abc", b"from-file")
     assert targets[0].label == "http://127.0.0.1:1"  # the token stays out of logs
     assert isinstance(targets[1], SlackTarget) and targets[1].label == "slack"
+
+
+def test_the_readme_verification_recipe_accepts_our_signature() -> None:
+    """The copy-paste snippet in the README, run as a receiver would run it."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Verifying the webhook signature", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    namespace: dict[str, object] = {}
+    exec(code.group(1), namespace)  # the README's own code, nothing else
+    check = namespace["followup_signature_ok"]
+    window = sample_window("w-readme")
+    raw = encode(window)
+    import time
+
+    body, headers = WebhookTarget("http://x", SECRET).build(raw, window, time.time())
+    assert check(SECRET, headers, body)  # type: ignore[operator]
+    assert not check(SECRET, headers, body + b"x")  # type: ignore[operator]
+    assert not check(b"wrong", headers, body)  # type: ignore[operator]
