@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -16,6 +14,7 @@ from streams.errors import ConfigurationError
 from streams.ingest.server import IngestService, create_ingest_app
 from streams.metrics import IngestMetrics
 from streams.settings import Settings, secret_values
+from streams.shutdown import until_terminated
 from streams.topics import Topics
 
 __all__ = ["RunningIngest", "ingest_tokens", "run_ingest", "start_ingest"]
@@ -92,13 +91,8 @@ def run_ingest(settings: Settings) -> None:
         await prepare_topics(settings, sources)
         running = await start_ingest(settings, sources)
         log.info("ingest listening on http://%s:%d", settings.ingest_host, running.port)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
         try:
-            await stop.wait()
+            await until_terminated()
         finally:
             await running.stop()
 

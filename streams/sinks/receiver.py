@@ -9,8 +9,6 @@ JSON with `--json`. Not for production.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +16,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from streams.shutdown import until_terminated
 from streams.sinks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 __all__ = ["Receiver", "run_receiver"]
@@ -90,13 +89,8 @@ def run_receiver(host: str, port: int, *, secret: bytes | None, full: bool) -> N
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         print(f"webhook receiver on http://{host}:{port}/", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
         try:
-            await stop.wait()
+            await until_terminated()
         finally:
             await runner.cleanup()
 

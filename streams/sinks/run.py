@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 from typing import Any
 
 from aiohttp import web
@@ -14,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from streams.errors import ConfigurationError
 from streams.metrics import SinkMetrics
 from streams.settings import Settings
+from streams.shutdown import until_terminated
 from streams.sinks.service import SinkService
 from streams.sinks.targets import Target, targets_from_settings
 
@@ -68,14 +67,15 @@ def run_sink(settings: Settings) -> None:
         await runner.setup()
         await web.TCPSite(runner, settings.web_host, settings.sink_port).start()
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
         log.info("sink delivering to %s", ", ".join(f"{t.kind} {t.label}" for t in targets))
+        delivering = asyncio.create_task(service.run(stop))
+        terminated = asyncio.create_task(until_terminated())
         try:
-            await service.run(stop)
+            await asyncio.wait({delivering, terminated}, return_when=asyncio.FIRST_COMPLETED)
+            stop.set()
+            await delivering  # re-raises if the service failed on its own
         finally:
+            terminated.cancel()
             await runner.cleanup()
 
     asyncio.run(main())
