@@ -116,7 +116,12 @@ class SinkService:
         await consumer.start()
         try:
             while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=200, max_records=500)
+                try:
+                    batch = await consumer.getmany(timeout_ms=200, max_records=500)
+                except KafkaError as exc:  # the broker is away: lanes keep their queues
+                    log.warning("sink fetch failed (%s); retrying", type(exc).__name__)
+                    await self.sleep(1.0)
+                    continue
                 for tp, messages in batch.items():
                     lane = self._lane(tp)
                     lane.queue.extend(messages)
@@ -155,7 +160,14 @@ class SinkService:
                 lane.wake.clear()
                 await lane.wake.wait()
             message = lane.queue[0]
-            await self._handle(message)
+            try:
+                await self._handle(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug of ours: keep the record, say so, try again
+                log.error("sink lane %s failed: %s; retrying", lane.tp, type(exc).__name__)
+                await self.sleep(1.0)
+                continue
             lane.queue.popleft()
             lane.done = message.offset + 1
 
