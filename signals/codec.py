@@ -17,6 +17,9 @@ topic with its reason. The checks run cheapest first:
 past the clock plus the allowed skew never reaches the core, where it would move a
 watermark. The score stage adds `too_late` (older than the horizon) itself.
 
+A declared foreign source (`signals.sources`) adds `unmapped`: the record claims the
+source's format but does not say what it is (no Segment call type, no CloudEvent).
+
 `Rejected.detail` names only locations and error types ("person.email: value_error"), never
 input values: dead-letter records are read by people and shipped to logs, and the values are
 personal data.

@@ -31,10 +31,11 @@ from rules.core.outreach import apply_outreach, expire, replaced
 from rules.rulebook.model import Rulebook
 from signals.activity import decode_activity
 from signals.codec import Rejected, decode_signal, encode, too_far_ahead
-from signals.contacts import decode_contact
+from signals.contacts import decode_contact, keep_roles_on_file
 from signals.identity import account_key, partition_key, person_key, signal_account_key
 from signals.models import JobChanged
 from signals.records import record_of
+from signals.sources import SourceSet, Unmapped
 from signals.windows import ChampionHistory
 from streams.clock import Clock
 from streams.metrics import BatchStats, Metrics
@@ -50,6 +51,7 @@ from streams.routing import (
     header,
     route_signal,
 )
+from streams.source_ingest import ingest_source
 from streams.table_batch import PartitionBatch, StateMemo, partition_scope
 from streams.topics import Topics
 
@@ -81,6 +83,7 @@ class Pipeline(Publisher):
         batch_seconds: float,
         event_clock: bool = False,
         max_future_skew_seconds: float = 300.0,
+        sources: SourceSet | None = None,
     ) -> None:
         self.app = app
         self.topics = topics
@@ -97,6 +100,7 @@ class Pipeline(Publisher):
         self.event_clock = event_clock
         self.max_future_skew_seconds = max_future_skew_seconds
         self.fits = FitCache()
+        self.sources = sources if sources is not None else SourceSet.empty()
         # Newest event time seen per keyed partition: "now" under the event clock.
         self._event_time: dict[int, datetime] = {}
         self.memo = StateMemo()
@@ -176,6 +180,20 @@ class Pipeline(Publisher):
             stats.consumed[(message.topic, activity.type.value)] += 1
             key, value = partition_key(activity.account, activity.person), encode(activity)
             route = ACTIVITY
+        elif message.topic in self.sources.by_topic:
+            # -- issue 9 wiring: a declared foreign source (streams.source_ingest) ----------
+            routed = ingest_source(
+                message, self.sources.by_topic[message.topic], max_bytes=self.max_message_bytes
+            )
+            if isinstance(routed, Rejected):
+                await self._reject(message, routed, stats)
+                return
+            if isinstance(routed, Unmapped):
+                stats.unmapped[(message.topic, routed.reason)] += 1
+                return
+            stats.consumed[(message.topic, routed.kind)] += 1
+            key, value, route = routed.key, routed.value, routed.route
+            # -- end issue 9 wiring -------------------------------------------------------
         else:
             signal = decode_signal(
                 message.value,
@@ -380,9 +398,10 @@ class Pipeline(Publisher):
             ]
         key = account_key(contact.account.domain)
         pk = person_key(contact.person)
-        account, prospect = apply_contact(
-            contact, account=batch.account(key), prospect=batch.prospect(key, pk)
-        )
+        prospect = batch.prospect(key, pk)
+        # issue 9 wiring: a mapped `identify` states no roles (None): keep the CRM's on file.
+        contact = keep_roles_on_file(contact, prospect.crm_roles if prospect is not None else ())
+        account, prospect = apply_contact(contact, account=batch.account(key), prospect=prospect)
         if account is not None:
             batch.put_account(key, account)
         if prospect is not None:

@@ -11,6 +11,7 @@ from typing import Any
 import faust
 
 from rules.rulebook.model import Rulebook
+from signals.sources import SourceSet
 from streams.agents import Pipeline
 from streams.clock import Clock, utc_now
 from streams.metrics import Metrics
@@ -70,8 +71,10 @@ def create_app(
     rulebook: Rulebook,
     metrics: Metrics,
     clock: Clock = utc_now,
+    sources: SourceSet | None = None,
 ) -> faust.App:
-    topics = Topics.from_settings(settings)
+    sources = sources if sources is not None else SourceSet.empty()
+    topics = Topics.from_settings(settings, sources=sources.topics)
     app = faust.App(
         settings.app_id,
         broker=settings.broker_url,
@@ -105,6 +108,7 @@ def create_app(
         *topics.inputs,
         topics.contacts,
         topics.activity,
+        *topics.sources,
         key_serializer="raw",
         value_serializer="raw",
     )
@@ -136,6 +140,7 @@ def create_app(
         batch_seconds=settings.batch_seconds,
         event_clock=settings.clock == "event",
         max_future_skew_seconds=settings.max_future_skew_seconds,
+        sources=sources,
     )
     app.agent(inputs, name="ingest")(pipeline.ingest)
     app.agent(keyed, name="score")(pipeline.score)

@@ -6,7 +6,10 @@
     followup rules check FILE  validate a rulebook and summarise it
     followup rules test|explain|diff|report   offline tools on the same pure core
     followup sample            write the seeded demo data set as JSONL
-    followup schemas           regenerate the published JSON Schemas
+    followup schemas           regenerate the published JSON Schemas and the AsyncAPI document
+    followup ingest            the HTTP way in: POST /v1/events, /v1/segment
+    followup sink              deliver windows to webhooks and Slack
+    followup webhook-receiver  a local webhook endpoint that prints what it receives
 
 Settings come from `FOLLOWUP_*` environment variables (see `streams.settings.Settings`).
 Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
@@ -125,13 +128,63 @@ _register_sample_command(cli)
 
 @cli.command()
 def schemas() -> None:
-    """Regenerate every published JSON Schema: the contract, the rulebook, the scenarios."""
+    """Regenerate every published schema: the contract, the rulebook, the scenarios, and the
+    AsyncAPI document of every topic."""
     from rules.offline.scenarios import write_scenarios_schema
     from rules.rulebook.loader import write_rulebook_schema
     from signals.schema import write_schemas
+    from streams.asyncapi import write_asyncapi
 
-    for path in [*write_schemas(), write_rulebook_schema(), write_scenarios_schema()]:
+    paths = [*write_schemas(), write_rulebook_schema(), write_scenarios_schema()]
+    for path in [*paths, write_asyncapi()]:
         click.echo(str(path))
+
+
+@cli.command()
+def ingest() -> None:
+    """Serve the HTTP ingest on FOLLOWUP_INGEST_HOST:PORT (needs FOLLOWUP_INGEST_TOKEN)."""
+    from streams.ingest.run import run_ingest
+
+    settings = _settings()
+    _logging(settings)
+    run_ingest(settings)
+
+
+@cli.command()
+def sink() -> None:
+    """Deliver every window to the configured webhooks and Slack (own consumer group)."""
+    from streams.sinks.run import run_sink
+
+    settings = _settings()
+    _logging(settings)
+    run_sink(settings)
+
+
+@cli.command("webhook-receiver")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option(
+    "--secret-env",
+    default="FOLLOWUP_SINK_WEBHOOK_SECRET",
+    show_default=True,
+    help="Environment variable holding the shared secret; unset: signatures are not checked.",
+)
+@click.option("--json", "full", is_flag=True, help="Print each window's full JSON.")
+def webhook_receiver(host: str, port: int, secret_env: str, full: bool) -> None:
+    """A tiny local webhook endpoint that verifies, deduplicates and prints deliveries."""
+    import os
+
+    from streams.sinks.receiver import run_receiver
+
+    secret = os.environ.get(secret_env)
+    run_receiver(host, port, secret=secret.encode() if secret else None, full=full)
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper().replace("WARN", "WARNING").replace("CRIT", "CRITICAL"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 def main() -> None:

@@ -44,6 +44,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
     env: dict[str, str] = {}
     for name, value in settings.model_dump(exclude_none=True).items():
         raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+        if isinstance(raw, tuple):  # list settings are comma-separated in the environment
+            raw = ",".join(str(part) for part in raw)
         env[f"FOLLOWUP_{name.upper()}"] = str(raw)
     return env
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
-__all__ = ["PREFIX", "BatchStats", "Metrics"]
+__all__ = ["PREFIX", "BatchStats", "IngestMetrics", "Metrics", "SinkMetrics"]
 
 PREFIX = "followup"
 
@@ -25,6 +25,8 @@ PREFIX = "followup"
 # for live traffic and much longer for replays of history.
 _SCORING_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05)
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0)
+# One webhook delivery, retries included: tens of milliseconds to minutes of backoff.
+_DELIVERY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0, 600.0)
 
 
 @dataclass(slots=True)
@@ -33,6 +35,7 @@ class BatchStats:
 
     consumed: _Tally[tuple[str, str]] = field(default_factory=_Tally)  # (topic, signal type)
     dead_lettered: _Tally[tuple[str, str]] = field(default_factory=_Tally)  # (topic, reason)
+    unmapped: _Tally[tuple[str, str]] = field(default_factory=_Tally)  # (topic, reason)
     duplicates: _Tally[str] = field(default_factory=_Tally)  # signal type
     windows: _Tally[str] = field(default_factory=_Tally)  # play
     suppressed: _Tally[str] = field(default_factory=_Tally)  # reason
@@ -59,6 +62,12 @@ class Metrics:
         self.events_dead_lettered = Counter(
             f"{p}_events_dead_lettered_total",
             "Records routed to a dead-letter topic, by reason.",
+            ["topic", "reason"],
+            registry=r,
+        )
+        self.events_unmapped = Counter(
+            f"{p}_events_unmapped_total",
+            "Events of a declared source that its mapping does not cover, dropped by rule.",
             ["topic", "reason"],
             registry=r,
         )
@@ -151,6 +160,8 @@ class Metrics:
             self.events_consumed.labels(topic, signal_type).inc(n)
         for (topic, reason), n in stats.dead_lettered.items():
             self.events_dead_lettered.labels(topic, reason).inc(n)
+        for (topic, reason), n in stats.unmapped.items():
+            self.events_unmapped.labels(topic, reason).inc(n)
         for signal_type, n in stats.duplicates.items():
             self.events_duplicate.labels(signal_type).inc(n)
         for play, n in stats.windows.items():
@@ -168,3 +179,54 @@ class Metrics:
         if stats.last_event_time is not None:
             self.last_event_timestamp.set(stats.last_event_time)
         self.last_processed_timestamp.set(now)
+
+
+class SinkMetrics:
+    """Window deliveries to webhooks and Slack (`followup sink`, or inside the worker).
+
+    `sink` is the sink's kind (`webhook`, `slack`); `outcome` one of delivered, dead_lettered,
+    expired; `status_class` 4xx, 5xx, timeout or connect (one per failed attempt).
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r, p = self.registry, PREFIX
+        self.deliveries = Counter(
+            f"{p}_sink_deliveries_total",
+            "Windows whose delivery finished, by sink and outcome.",
+            ["sink", "outcome"],
+            registry=r,
+        )
+        self.failures = Counter(
+            f"{p}_sink_failed_attempts_total",
+            "Delivery attempts that failed, by sink and status class.",
+            ["sink", "status_class"],
+            registry=r,
+        )
+        self.delivery_seconds = Histogram(
+            f"{p}_sink_delivery_seconds",
+            "From the first attempt to the final outcome of one delivery, retries included.",
+            ["sink"],
+            buckets=_DELIVERY_BUCKETS,
+            registry=r,
+        )
+
+
+class IngestMetrics:
+    """The HTTP ingest (`followup ingest`): requests by endpoint and status, records by outcome."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r, p = self.registry, PREFIX
+        self.requests = Counter(
+            f"{p}_ingest_requests_total",
+            "HTTP ingest requests, by endpoint and status code.",
+            ["endpoint", "status"],
+            registry=r,
+        )
+        self.records = Counter(
+            f"{p}_ingest_records_total",
+            "Records in ingest requests: accepted, rejected (with reason) or unmapped.",
+            ["endpoint", "outcome", "reason"],
+            registry=r,
+        )

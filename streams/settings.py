@@ -6,12 +6,21 @@ Nothing below the CLI reads the environment: `Settings` is built once and passed
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["DEFAULT_RULEBOOK", "Settings"]
+__all__ = ["DEFAULT_RULEBOOK", "Settings", "secret_values"]
+
+
+def _comma_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+_CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_list)]
 
 DEFAULT_RULEBOOK = Path(__file__).resolve().parent.parent / "rules" / "examples" / "b2b_saas.yaml"
 
@@ -101,10 +110,55 @@ class Settings(BaseSettings):
     )
     log_level: Literal["debug", "info", "warn", "error", "crit"] = "info"
 
+    # -- declared foreign sources, HTTP ingest and sinks (issue 9) ---------------------------
+    sources: Path | None = Field(
+        default=None,
+        description="YAML file declaring extra input topics (Segment, RudderStack, CloudEvents).",
+    )
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = Field(default=6067, ge=0, le=65535)
+    ingest_token: SecretStr | None = Field(
+        default=None, description="Bearer token for `followup ingest` (comma-separated: several)."
+    )
+    ingest_token_file: Path | None = Field(
+        default=None, description="File with one ingest bearer token per line."
+    )
+    ingest_max_body_bytes: int = Field(default=5_000_000, ge=1024)
+    sink_webhook_urls: _CommaList = Field(
+        default=(), description="Webhook endpoints windows are delivered to (comma-separated)."
+    )
+    sink_webhook_secret: SecretStr | None = Field(
+        default=None, description="Shared secret of the webhook signature (HMAC-SHA256)."
+    )
+    sink_webhook_secret_file: Path | None = None
+    sink_slack_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack incoming-webhook URL (a secret: it carries the token)."
+    )
+    sink_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    sink_max_attempts: int = Field(default=6, ge=1, le=50)
+    sink_backoff_seconds: float = Field(
+        default=0.5, gt=0, description="First retry delay; doubles per attempt, with jitter."
+    )
+    sink_backoff_max_seconds: float = Field(default=60.0, gt=0)
+    sink_skip_expired: bool = Field(
+        default=True, description="Do not deliver windows already past their expiry."
+    )
+    sink_in_worker: bool = Field(
+        default=False, description="Also run the configured sinks inside `followup run`."
+    )
+    sink_port: int = Field(
+        default=6068, ge=0, le=65535, description="/metrics and /health of `followup sink`."
+    )
+
     @field_validator("broker_url")
     @classmethod
     def _has_scheme(cls, value: str) -> str:
         return value if "://" in value else f"kafka://{value}"
+
+    @property
+    def sink_group(self) -> str:
+        """The sinks' consumer group: separate, so delivery never slows scoring."""
+        return f"{self.app_id}-sinks"
 
     @property
     def bootstrap_servers(self) -> str:
@@ -112,3 +166,17 @@ class Settings(BaseSettings):
         return ",".join(
             part.split("://", 1)[-1] for part in self.broker_url.replace(",", ";").split(";")
         )
+
+
+def secret_values(inline: SecretStr | None, file: Path | None) -> tuple[str, ...]:
+    """The secrets a setting names: comma-separated inline, plus one per line of `file`.
+
+    Read at the edge (start-up). Raises OSError when the file cannot be read.
+    """
+    values: list[str] = []
+    if inline is not None:
+        values += [v.strip() for v in inline.get_secret_value().split(",") if v.strip()]
+    if file is not None:
+        text = file.read_text(encoding="utf-8")
+        values += [line.strip() for line in text.splitlines() if line.strip()]
+    return tuple(values)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from signals.models import SignalType
@@ -19,9 +20,10 @@ class Topics:
     windows_opened: str
     windows_closed: str
     dead_letter_suffix: str
+    sources: tuple[str, ...] = ()  # declared foreign source topics (signals.sources)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Topics:
+    def from_settings(cls, settings: Settings, *, sources: Iterable[str] = ()) -> Topics:
         return cls(
             inputs={
                 settings.topic_email_opened: SignalType.EMAIL_OPENED,
@@ -35,10 +37,15 @@ class Topics:
             windows_opened=settings.topic_windows_opened,
             windows_closed=settings.topic_windows_closed,
             dead_letter_suffix=settings.dead_letter_suffix,
+            sources=tuple(sources),
         )
 
     def dead_letter(self, source_topic: str) -> str:
         return f"{source_topic}{self.dead_letter_suffix}"
+
+    def sink_dead_letter(self, sink: str) -> str:
+        """Where a sink puts windows it could not deliver: `<windows-opened>.<sink>.dlq`."""
+        return f"{self.windows_opened}.{sink}{self.dead_letter_suffix}"
 
     def for_signal(self, signal_type: SignalType) -> str:
         """The input topic a signal type is produced to (the first configured for it)."""
@@ -50,7 +57,8 @@ class Topics:
     @property
     def all_created(self) -> list[str]:
         """Every topic the engine expects to exist (Faust creates its changelogs itself)."""
-        sources = [*self.inputs, self.contacts, self.activity, self.keyed]
+        sources = [*self.inputs, self.contacts, self.activity, *self.sources, self.keyed]
         names = [*sources, self.windows_opened, self.windows_closed]
         names += [self.dead_letter(t) for t in sources]
+        names += [self.sink_dead_letter(sink) for sink in ("webhook", "slack")]
         return names

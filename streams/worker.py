@@ -11,6 +11,7 @@ from rules.rulebook.model import Rulebook
 from signals.codec import Rejected, encode
 from signals.contacts import decode_contact
 from signals.identity import person_key
+from signals.sources import SourcesError, SourceSet, load_sources
 from streams.broker import create_topics, wait_for_broker
 from streams.errors import ConfigurationError
 from streams.local import Record, produce
@@ -21,6 +22,7 @@ from streams.topics import Topics
 __all__ = [
     "build_version",
     "load_rulebook_or_fail",
+    "load_sources_or_fail",
     "prepare_topics",
     "publish_contacts_file",
     "run_worker",
@@ -43,12 +45,30 @@ def load_rulebook_or_fail(settings: Settings) -> Rulebook:
         raise ConfigurationError(f"cannot use rulebook: {exc}") from exc
 
 
-async def prepare_topics(settings: Settings) -> list[str]:
+def load_sources_or_fail(settings: Settings) -> SourceSet:
+    """The declared sources (`FOLLOWUP_SOURCES`), or none. Raises `ConfigurationError`."""
+    if settings.sources is None:
+        return SourceSet.empty()
+    try:
+        sources = load_sources(settings.sources)
+    except SourcesError as exc:
+        raise ConfigurationError(f"cannot use sources: {exc}") from exc
+    builtin = set(Topics.from_settings(settings).all_created)
+    clash = sorted(set(sources.topics) & builtin)
+    if clash:
+        raise ConfigurationError(
+            f"{settings.sources}: source topics are built-in topics: {', '.join(clash)}"
+        )
+    return sources
+
+
+async def prepare_topics(settings: Settings, sources: SourceSet | None = None) -> list[str]:
     """Wait for the broker and create the input, output and dead-letter topics if missing."""
     await wait_for_broker(settings.bootstrap_servers)
+    declared = sources.topics if sources is not None else ()
     return await create_topics(
         settings.bootstrap_servers,
-        Topics.from_settings(settings).all_created,
+        Topics.from_settings(settings, sources=declared).all_created,
         partitions=settings.partitions,
         replication_factor=settings.replication_factor,
     )
@@ -89,9 +109,11 @@ def run_worker(settings: Settings) -> None:
     import faust
 
     from streams.app import create_app
+    from streams.sinks.run import install_sinks
 
     rulebook = load_rulebook_or_fail(settings)
-    created = asyncio.run(prepare_topics(settings))
+    sources = load_sources_or_fail(settings)
+    created = asyncio.run(prepare_topics(settings, sources))
     if created:
         log.info("created topics: %s", ", ".join(created))
     asyncio.run(publish_contacts_file(settings))
@@ -106,7 +128,8 @@ def run_worker(settings: Settings) -> None:
     metrics.set_build(build_version())
     metrics.set_rulebook(rulebook.version, rulebook.hash)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(settings, rulebook=rulebook, metrics=metrics)
+    app = create_app(settings, rulebook=rulebook, metrics=metrics, sources=sources)
+    install_sinks(app, settings, metrics.registry)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
     # Faust's progress spinner sets the root logger to DEBUG, so every debug call in faust and
     # aiokafka builds a record (some format message values) even when nothing prints it.

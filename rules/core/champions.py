@@ -20,7 +20,8 @@ import msgspec
 
 from rules.core.decide import basis
 from rules.core.engagement import score
-from rules.core.state import AccountState, ProspectState
+from rules.core.merge import merge_person
+from rules.core.state import AccountState, ProspectState, fingerprint
 from rules.rulebook.model import Rulebook
 from signals.contacts import CrmContact
 from signals.identity import account_key, person_key
@@ -124,27 +125,35 @@ def apply_contact(
     account: AccountState | None,
     prospect: ProspectState | None,
 ) -> tuple[AccountState | None, ProspectState | None]:
-    """Record the contact's CRM roles at their account; returns the states that changed
-    (None: unchanged).
+    """Record the contact at their account: their CRM roles, and who they are (title,
+    seniority... merged like a signal's person, newest value per field). Returns the
+    states that changed (None: unchanged).
 
     The latest record by event time wins, whatever the arrival order. A prospect the engine
     has not seen yet is created, so that its roles are known when it first acts or moves,
-    and so is the account, so that the person is found by fan-out.
+    and so is the account, so that the person is found by fan-out. A contact whose
+    `roles` is None (a mapped `identify` call, say) states none: the roles stay.
     """
     key = account_key(contact.account.domain)
     pk = person_key(contact.person)
     at = contact.occurred_at
+    stamp = (at.timestamp(), fingerprint("contact", contact.source, contact.event_id))
     new_account = None
     if account is None:
         new_account = AccountState(key, account_rec(contact.account))
-    if (
-        prospect is not None
-        and prospect.crm_roles_as_of is not None
-        and (prospect.crm_roles_as_of > at)
-    ):
-        return new_account, None  # an older CRM record than the one applied
-    if prospect is None:
-        prospect = ProspectState(pk, key, person_rec(contact.person))
-    return new_account, msgspec.structs.replace(
-        prospect, crm_roles=contact.roles, crm_roles_as_of=at
+    base = prospect if prospect is not None else ProspectState(pk, key, person_rec(contact.person))
+    person, stamps = merge_person(
+        prospect.person if prospect is not None else None,
+        person_rec(contact.person),
+        base.stamps,
+        stamp,
     )
+    update: dict[str, Any] = {}
+    if person is not base.person or prospect is None:
+        update.update(person=person, stamps=stamps)
+    older = base.crm_roles_as_of is not None and base.crm_roles_as_of > at
+    if contact.roles is not None and not older:
+        update.update(crm_roles=contact.roles, crm_roles_as_of=at)
+    if not update:
+        return new_account, None  # nothing newer than what is held
+    return new_account, msgspec.structs.replace(base, **update)

@@ -7,7 +7,7 @@ import re
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from streams.metrics import PREFIX, BatchStats, Metrics
+from streams.metrics import PREFIX, BatchStats, IngestMetrics, Metrics, SinkMetrics
 from tests.prom import promtool_check_metrics
 
 # A label with one of these words in its name could carry a person or an account.
@@ -19,6 +19,7 @@ def _batch() -> BatchStats:
     stats.consumed[("signals.page-visited", "page_visited")] += 3
     stats.consumed[("signals.email-opened", "email_opened")] += 1
     stats.dead_lettered[("signals.page-visited", "not_json")] += 2
+    stats.unmapped[("segment.events", "event")] += 3
     stats.duplicates["page_visited"] += 1
     stats.windows["pricing_visit"] += 2
     stats.suppressed["cooldown"] += 4
@@ -54,7 +55,7 @@ def _families(metrics: Metrics) -> list:
 
 def test_every_metric_has_the_prefix_help_and_a_sample():
     families = _families(_populated())
-    assert len(families) == 19
+    assert len(families) == 20
     for family in families:
         assert family.name.startswith(f"{PREFIX}_"), family.name
         assert family.documentation, family.name
@@ -106,6 +107,7 @@ def test_record_batch_maps_every_field():
         "followup_events_dead_lettered_total", topic="signals.page-visited", reason="not_json"
     ) == pytest.approx(4)
     assert value("followup_events_duplicate_total", signal_type="page_visited") == 2
+    assert value("followup_events_unmapped_total", topic="segment.events", reason="event") == 6
     assert value("followup_windows_opened_total", play="pricing_visit") == 4
     assert value("followup_windows_suppressed_total", reason="cooldown") == 8
     assert value("followup_scoring_seconds_count") == 4
@@ -136,3 +138,21 @@ def test_each_metrics_object_has_its_own_registry():
 
 def test_promtool_accepts_the_exposition():
     promtool_check_metrics(generate_latest(_populated().registry).decode())
+
+
+def test_sink_and_ingest_metrics_follow_the_same_conventions():
+    sink, ingest = SinkMetrics(), IngestMetrics()
+    sink.deliveries.labels("webhook", "delivered").inc()
+    sink.failures.labels("webhook", "5xx").inc()
+    sink.delivery_seconds.labels("slack").observe(0.2)
+    ingest.requests.labels("/v1/events", "202").inc()
+    ingest.records.labels("/v1/events", "rejected", "invalid").inc()
+    labels = set()
+    for registry in (sink.registry, ingest.registry):
+        for family in registry.collect():
+            assert family.name.startswith(f"{PREFIX}_") and family.documentation
+            names = {s.name for s in family.samples if not s.name.endswith("_created")}
+            assert family.type != "counter" or all(n.endswith("_total") for n in names)
+            labels |= {label for sample in family.samples for label in sample.labels}
+        promtool_check_metrics(generate_latest(registry).decode())
+    assert labels <= {"sink", "outcome", "status_class", "le", "endpoint", "status", "reason"}

@@ -225,3 +225,28 @@ def test_crm_roles_make_a_champion_and_the_latest_record_wins() -> None:
         prospect=prospect,
     ).history
     assert history.is_champion and history.evidence == ("CRM role: champion",)
+
+
+def test_a_contact_updates_who_the_person_is_and_a_roleless_one_keeps_the_roles() -> None:
+    def contact(event_id: str, hours: int, title: str, roles: list[str] | None) -> CrmContact:
+        return CrmContact.model_validate(
+            {
+                "event_id": event_id,
+                "occurred_at": T0 + timedelta(hours=hours),
+                "person": {"email": "ana@acme.com", "title": title},
+                "account": {"domain": "acme.com"},
+                "roles": roles,
+            }
+        )
+
+    _, first = apply_contact(
+        contact("c1", 1, "Director", ["champion"]), account=None, prospect=None
+    )
+    assert first is not None and first.person.title == "Director"
+    # An identify-style record (roles: null) with a newer title: the title moves, roles stay.
+    _, second = apply_contact(contact("c2", 2, "VP Data", None), account=None, prospect=first)
+    assert second is not None
+    assert (second.person.title, second.crm_roles) == ("VP Data", ("champion",))
+    # An older record changes neither.
+    _, third = apply_contact(contact("c0", 0, "Intern", []), account=None, prospect=second)
+    assert third is None

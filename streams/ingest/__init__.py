@@ -1,0 +1,1 @@
+"""The HTTP ingest (`followup ingest`): plan (pure), server (aiohttp handlers), run."""

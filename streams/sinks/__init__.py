@@ -1,0 +1,1 @@
+"""Sinks: deliver windows where reps work (webhooks, Slack). See `streams.sinks.service`."""
