@@ -44,10 +44,13 @@ def load_rulebook_or_fail(settings: Settings) -> Rulebook:
 
 
 async def prepare_topics(settings: Settings) -> list[str]:
-    """Wait for the broker and create the input, output and dead-letter topics if missing."""
-    await wait_for_broker(settings.bootstrap_servers)
+    """Wait for the broker and create the input, output and dead-letter topics if missing.
+
+    Raises `ConfigurationError` at once for rejected credentials or an untrusted broker
+    certificate, `BrokerError` when the broker stays unreachable (see `wait_for_broker`)."""
+    await wait_for_broker(settings)
     return await create_topics(
-        settings.bootstrap_servers,
+        settings,
         Topics.from_settings(settings).all_created,
         partitions=settings.partitions,
         replication_factor=settings.replication_factor,
@@ -79,7 +82,7 @@ async def publish_contacts_file(settings: Settings) -> int:
             continue
         key = person_key(contact.person).encode()
         records.append(Record(settings.topic_crm_contacts, encode(contact), key=key))
-    await produce(settings.bootstrap_servers, records)
+    await produce(settings, records)
     log.info("published %d contacts from %s", len(records), settings.contacts_file)
     return len(records)
 
