@@ -39,10 +39,12 @@ tools:
 	  fi; \
 	fi
 
+# The dependency audit needs a vulnerability service: without one it says it was skipped.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python .ci/audit_dependencies.py $(BIN)/pip-audit
 
 unit: $(STAMP) tools
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
