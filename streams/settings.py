@@ -160,26 +160,25 @@ class Settings(BaseSettings):
                 f"{env_name('broker_password')} or {env_name('broker_password_file')} is "
                 f"required with {security}"
             )
-        if not sasl:
-            for field in ("broker_username", "broker_password", "broker_password_file"):
-                if getattr(self, field) is not None:
-                    raise ValueError(
-                        f"{env_name(field)} is set but {security} sends no credentials "
-                        "(use sasl_plaintext or sasl_ssl)"
-                    )
+        unused = (
+            []
+            if sasl
+            else [
+                (field, "sends no credentials (use sasl_plaintext or sasl_ssl)")
+                for field in ("broker_username", "broker_password", "broker_password_file")
+            ]
+        )
         if not tls:
-            for field in ("broker_ca_file", "broker_cert_file", "broker_key_file"):
-                if getattr(self, field) is not None:
-                    raise ValueError(
-                        f"{env_name(field)} is set but {security} does not use TLS "
-                        "(use ssl or sasl_ssl)"
-                    )
-        if self.broker_key_file is not None and self.broker_cert_file is None:
-            raise ValueError(f"{env_name('broker_key_file')} needs {env_name('broker_cert_file')}")
-        if self.broker_key_password is not None and self.broker_cert_file is None:
-            raise ValueError(
-                f"{env_name('broker_key_password')} needs {env_name('broker_cert_file')}"
-            )
+            unused += [
+                (field, "does not use TLS (use ssl or sasl_ssl)")
+                for field in ("broker_ca_file", "broker_cert_file", "broker_key_file")
+            ]
+        for field, why in unused:
+            if getattr(self, field) is not None:
+                raise ValueError(f"{env_name(field)} is set but {security} {why}")
+        for field in ("broker_key_file", "broker_key_password"):
+            if getattr(self, field) is not None and self.broker_cert_file is None:
+                raise ValueError(f"{env_name(field)} needs {env_name('broker_cert_file')}")
         return self
 
     @property
