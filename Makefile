@@ -23,9 +23,10 @@ demo: $(STAMP)
 	$(BIN)/followup demo
 
 # Test tools from Debian's packages: promtool and prometheus (alert-rule tests, a real
-# Prometheus scraping a worker) and chromium (the HTML report renders in a real browser).
+# Prometheus scraping a worker), chromium (the HTML report renders in a real browser) and
+# stunnel4 (TLS in front of the embedded broker, which cannot do TLS itself).
 # Installed when missing and we may (CI runs as root); otherwise we say what to install.
-TOOL_PACKAGES := promtool:prometheus prometheus:prometheus chromium:chromium
+TOOL_PACKAGES := promtool:prometheus prometheus:prometheus chromium:chromium stunnel4:stunnel4
 tools:
 	@missing=""; for pair in $(TOOL_PACKAGES); do \
 	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
@@ -38,15 +39,17 @@ tools:
 	  fi; \
 	fi
 
+# The dependency audit needs a vulnerability service: without one it says it was skipped.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python .ci/audit_dependencies.py $(BIN)/pip-audit
 
 unit: $(STAMP) tools
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
-integration: $(STAMP)
+integration: $(STAMP) tools
 	$(BIN)/pytest -m integration $(PYTEST_ARGS)
 
 test: lint $(STAMP) tools

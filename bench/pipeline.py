@@ -54,6 +54,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from signals.models import SignalType
 from signals.sample import generate
 from streams.broker import EmbeddedBroker, create_topics, free_port, wait_for_broker
+from streams.kafka_security import client_kwargs
 from streams.local import Record, WorkerProcess, produce, settings_env
 from streams.settings import Settings
 from streams.topics import Topics
@@ -118,9 +119,9 @@ async def _topic_partitions(
 class GroupWatch:
     """End offsets and a group's committed offsets, over long-lived clients (cheap to poll)."""
 
-    def __init__(self, bootstrap: str) -> None:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    def __init__(self, settings: Settings) -> None:
+        self._admin = AIOKafkaAdminClient(**client_kwargs(settings))
+        self._consumer = AIOKafkaConsumer(**client_kwargs(settings), enable_auto_commit=False)
 
     async def __aenter__(self) -> GroupWatch:
         await self._admin.start()
@@ -204,10 +205,12 @@ async def time_group(
 # -- the three measurements -------------------------------------------------------------------
 
 
-async def plain_aiokafka(bootstrap: str, topics: Sequence[str], n: int, timeout: float) -> Timing:
+async def plain_aiokafka(
+    settings: Settings, topics: Sequence[str], n: int, timeout: float
+) -> Timing:
     """Read `n` records from `topics` (all partitions assigned, no group) and decode each."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        **client_kwargs(settings), enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
@@ -286,7 +289,7 @@ class Bench:
         }
         worker = self.spawn(app_id, [sys.executable, str(MINIMAL_APP)], env)
         try:
-            async with GroupWatch(self.broker.bootstrap_servers) as watch:
+            async with GroupWatch(self.base) as watch:
                 return await time_group(
                     watch,
                     worker,
@@ -315,15 +318,13 @@ class Bench:
         """One run of `followup run`; returns its timing and the windows it opened."""
         settings = self.pipeline_settings()
         topics = Topics.from_settings(settings)
-        await create_topics(
-            self.broker.bootstrap_servers, topics.all_created, partitions=self.partitions
-        )
+        await create_topics(settings, topics.all_created, partitions=self.partitions)
         command = [sys.executable, "-m", "streams.cli", "run"]
         if profile_out is not None:
             command = _profiled(command, profile_out)
         worker = self.spawn(settings.app_id, command, settings_env(settings))
         try:
-            async with GroupWatch(self.broker.bootstrap_servers) as watch:
+            async with GroupWatch(settings) as watch:
                 timing = await time_group(
                     watch,
                     worker,
@@ -438,16 +439,14 @@ def render(results: dict[str, list[float]], windows: int, repeat: int) -> str:
 
 
 async def run(args: argparse.Namespace, bench: Bench) -> None:
-    await wait_for_broker(bench.broker.bootstrap_servers)
+    await wait_for_broker(bench.base)
     topics = Topics.from_settings(bench.base)
-    await create_topics(
-        bench.broker.bootstrap_servers, topics.all_created, partitions=bench.partitions
-    )
+    await create_topics(bench.base, topics.all_created, partitions=bench.partitions)
     started = time.perf_counter()
     records = sample_records(args.events, topics)
     mix = Counter(topics.inputs[r.topic].value for r in records)
     say(f"generated {len(records)} signals ({', '.join(f'{k} {v}' for k, v in mix.items())})")
-    await produce(bench.broker.bootstrap_servers, records)
+    await produce(bench.base, records)
     say(f"produced to {len(topics.inputs)} input topics in {time.perf_counter() - started:.1f}s")
 
     results: dict[str, list[float]] = defaultdict(list)
@@ -455,9 +454,7 @@ async def run(args: argparse.Namespace, bench: Bench) -> None:
     for round_ in range(1, args.repeat + 1):
         tag = f"#{round_}/{args.repeat}"
 
-        timing = await plain_aiokafka(
-            bench.broker.bootstrap_servers, bench.inputs, args.events, bench.timeout
-        )
+        timing = await plain_aiokafka(bench.base, bench.inputs, args.events, bench.timeout)
         results[PLAIN].append(timing.rate)
         say(f"{PLAIN:<32} {tag}  {timing.rate:>9,.0f} ev/s  ({timing.seconds:.2f}s)")
 

@@ -5,7 +5,6 @@ Nothing here runs at import time; `create_app` is called once per worker process
 
 from __future__ import annotations
 
-import ssl
 from typing import Any
 
 import faust
@@ -14,6 +13,7 @@ from rules.rulebook.model import Rulebook
 from signals.sources import SourceSet
 from streams.agents import Pipeline
 from streams.clock import Clock, utc_now
+from streams.kafka_security import faust_credentials
 from streams.metrics import Metrics
 from streams.observe import install_observers
 from streams.reload import install_reload
@@ -23,21 +23,6 @@ from streams.topics import Topics
 from streams.web import install_views
 
 __all__ = ["create_app"]
-
-
-def _credentials(settings: Settings) -> Any:
-    if settings.broker_security == "plaintext":
-        return None
-    context = ssl.create_default_context() if "ssl" in settings.broker_security else None
-    if settings.broker_security.startswith("sasl"):
-        return faust.SASLCredentials(
-            username=settings.broker_username,
-            password=(
-                settings.broker_password.get_secret_value() if settings.broker_password else None
-            ),
-            ssl_context=context,
-        )
-    return faust.SSLCredentials(context)
 
 
 def _install_fetch_wait() -> None:
@@ -78,7 +63,7 @@ def create_app(
     app = faust.App(
         settings.app_id,
         broker=settings.broker_url,
-        broker_credentials=_credentials(settings),
+        broker_credentials=faust_credentials(settings),
         store="rocksdb://" if settings.store == "rocksdb" else "memory://",
         datadir=str(settings.state_dir),
         topic_partitions=settings.partitions,
@@ -96,8 +81,14 @@ def create_app(
         web_bind=settings.web_host,
         web_port=settings.web_port,
         web_host=settings.web_host,
-        # Faust's /table views would serve table contents: personal data.
+        # Faust's own views are off: /table would serve table contents (personal data),
+        # /router, /graph, /stats and /performance describe the cluster to anyone asking.
+        # `streams.web` drops the index page at / too; only our views are served.
         web_tables_enabled=False,
+        web_router_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_metrics_enabled=False,
         table_cleanup_interval=3600.0,
         # Room for a dead letter of the largest accepted record plus its headers.
         producer_max_request_size=settings.max_message_bytes + 256 * 1024,

@@ -15,11 +15,16 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.conn import collect_hosts, create_conn
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.protocol.metadata import MetadataRequest
 
 from streams.errors import BrokerError, EmbeddedBrokerError
+from streams.kafka_security import client_kwargs, diagnose, security
+from streams.settings import Settings, env_name
 
 __all__ = ["EmbeddedBroker", "create_topics", "embedded_broker", "free_port", "wait_for_broker"]
 
@@ -46,9 +51,14 @@ class EmbeddedBroker:
         return f"kafka://127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, port: int | None = None, *, timeout: float = 20.0) -> EmbeddedBroker:
+    def start(
+        cls, port: int | None = None, *, timeout: float = 20.0, advertise: str | None = None
+    ) -> EmbeddedBroker:
         """Start the bundled binary and wait until it accepts connections.
 
+        `advertise` ("host:port") is the address given to clients in metadata, when they
+        reach the broker through something in front of it (the tests' TLS and SASL
+        terminators: this Tansu build can do neither itself, see tests/secured_broker.py).
         Raises `EmbeddedBrokerError` when the binary is missing, exits, or never listens.
         """
         try:
@@ -66,7 +76,7 @@ class EmbeddedBroker:
                 "--listener-url",
                 address,
                 "--advertised-listener-url",
-                address,
+                f"tcp://{advertise}" if advertise else address,
                 "--storage-engine",
                 "memory://tansu/",
                 "--silent",
@@ -111,26 +121,61 @@ def embedded_broker(port: int | None = None) -> Iterator[EmbeddedBroker]:
         broker.stop()
 
 
-async def wait_for_broker(bootstrap_servers: str, *, timeout: float = 30.0) -> None:
-    """Wait until the broker answers a metadata request; raise `BrokerError` after `timeout`."""
+async def wait_for_broker(settings: Settings, *, timeout: float | None = None) -> None:
+    """Wait until the broker answers a metadata request with the configured security.
+
+    Called at start-up (`streams.worker.prepare_topics`, the demo, the bench) before anything
+    else talks to the broker. An unreachable broker (refused, timed out, connection dropped)
+    is retried until `timeout` (default `FOLLOWUP_BROKER_WAIT_SECONDS`), then `BrokerError`
+    (exit 1). A failure retrying cannot fix, rejected credentials or a certificate that is
+    not trusted, raises `ConfigurationError` naming the setting at once (exit 2).
+    """
+    timeout = settings.broker_wait_seconds if timeout is None else timeout
+    kwargs = security(settings).aiokafka()  # unusable files fail here, before any retry
     deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-        try:
-            await admin.start()
-            await admin.list_topics()
-            return
-        except (KafkaError, OSError) as exc:
-            last = exc
-            await asyncio.sleep(0.2)
-        finally:
-            await admin.close()
-    raise BrokerError(f"broker at {bootstrap_servers} did not answer in {timeout}s: {last!r}")
+    last: BaseException | None = None
+    while True:
+        for host, port, _ in collect_hosts(settings.bootstrap_servers, randomize=False):
+            remaining = max(0.5, deadline - time.monotonic())
+            try:
+                await _answers_metadata(host, port, kwargs, timeout=min(remaining, 10.0))
+                return
+            except (KafkaError, OSError, TimeoutError) as exc:
+                wrong = diagnose(exc, settings)
+                if wrong is not None:
+                    raise wrong from exc
+                last = exc
+        if time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(0.2)
+    hint = ""
+    if isinstance(last, KafkaConnectionError) and "closed" in str(last):
+        hint = (
+            f"; it closed the connection: if it requires TLS or SASL, set "
+            f"{env_name('broker_security')}"
+        )
+    raise BrokerError(
+        f"broker at {settings.bootstrap_servers} ({env_name('broker_url')}) did not answer "
+        f"in {timeout:g}s: {last!r}{hint}"
+    )
+
+
+async def _answers_metadata(
+    host: str, port: int, kwargs: dict[str, Any], *, timeout: float
+) -> None:
+    """One connection (TLS and SASL included) and one metadata request, then close.
+
+    A plain connection rather than a client: aiokafka's clients log and drop the cause of a
+    failed bootstrap, and the cause is what tells a wrong password from a broker away."""
+    conn = await create_conn(host, port, request_timeout_ms=int(timeout * 1000), **kwargs)
+    try:
+        await conn.send(MetadataRequest([]))
+    finally:
+        conn.close()
 
 
 async def create_topics(
-    bootstrap_servers: str,
+    settings: Settings,
     names: Iterable[str],
     *,
     partitions: int,
@@ -141,7 +186,7 @@ async def create_topics(
     Existing topics are left alone (their partition count is the operator's business; the
     worker checks co-partitioning of the topics it owns at start).
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

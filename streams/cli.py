@@ -30,16 +30,23 @@ from pydantic import ValidationError
 from streams.errors import BrokerError, ConfigurationError
 from streams.rules_cli import register as _register_rules_commands
 from streams.rules_cli import register_sample as _register_sample_command
-from streams.settings import Settings
+from streams.settings import Settings, env_name
 
 __all__ = ["main"]
 
 
 def _settings(**overrides: Any) -> Settings:
+    """Settings from the environment; a bad one is a `ConfigurationError` (exit 2) naming
+    each setting at fault, one per line, without echoing any value (passwords included)."""
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        raise click.UsageError(f"bad FOLLOWUP_* setting:\n{exc}") from exc
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            where = ", ".join(env_name(str(part)) for part in error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{where}: {message}" if where else message)
+        raise ConfigurationError("; ".join(problems)) from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -145,7 +145,6 @@ async def _replay(
     timeout: float,
     started: float,
 ) -> int:
-    bootstrap = settings.bootstrap_servers
     windows: list[dict[str, Any]] = []
     seen: set[str] = set()
     redelivered = 0
@@ -163,7 +162,7 @@ async def _replay(
     stop_reading = asyncio.Event()
     reader = asyncio.create_task(
         read_topic(
-            bootstrap,
+            settings,
             topics.windows_opened,
             until=lambda _: stop_reading.is_set() or not worker.alive,
             timeout=timeout,
@@ -171,11 +170,11 @@ async def _replay(
         )
     )
     produced_at = time.monotonic()
-    await produce(bootstrap, records, progress=_progress)
+    await produce(settings, records, progress=_progress)
     _say("  the worker is joining its consumer group and scoring; windows appear as they open:")
     stages = [list(topics.inputs), [topics.keyed], [topics.keyed]]
     progress = asyncio.create_task(
-        processed_through(bootstrap, settings.app_id, stages, timeout=timeout, interval=0.5)
+        processed_through(settings, settings.app_id, stages, timeout=timeout, interval=0.5)
     )
     ok = True
     while not progress.done():
@@ -192,10 +191,10 @@ async def _replay(
     await asyncio.sleep(1.0)  # let the last windows reach the reader
     stop_reading.set()
     await reader
-    dead = await _count_dead_letters(bootstrap, topics)
+    dead = await _count_dead_letters(settings, topics)
     _summary(records, windows, dead, redelivered, time.monotonic() - produced_at, started)
     if ok:
-        await _live(bootstrap, topics)
+        await _live(settings, topics)
     return 0 if ok else 1
 
 
@@ -217,7 +216,7 @@ _LIVE_PERSON = {
 }
 
 
-async def _live(bootstrap: str, topics: Topics) -> None:
+async def _live(settings: Settings, topics: Topics) -> None:
     """The point of the product: a prospect visits pricing now; how soon is the window open?"""
     _say("")
     _say("live: Alex (VP Data at Live Demo Inc) opens the pricing page twice, right now")
@@ -247,7 +246,7 @@ async def _live(bootstrap: str, topics: Topics) -> None:
 
     reader = asyncio.create_task(
         read_topic(
-            bootstrap,
+            settings,
             topics.windows_opened,
             until=lambda _: bool(arrived),
             timeout=20,
@@ -256,7 +255,7 @@ async def _live(bootstrap: str, topics: Topics) -> None:
     )
     await asyncio.sleep(1.5)  # the reader is assigned and has read the backlog
     sent = time.monotonic()
-    await produce(bootstrap, records)
+    await produce(settings, records)
     found = await reader
     if arrived:
         window = next(orjson.loads(m.value) for m in found if b"alex@live-" in m.value)
@@ -266,11 +265,11 @@ async def _live(bootstrap: str, topics: Topics) -> None:
         _say("  no window within 15 s (see the worker log)")
 
 
-async def _count_dead_letters(bootstrap: str, topics: Topics) -> Counter[str]:
+async def _count_dead_letters(settings: Settings, topics: Topics) -> Counter[str]:
     reasons: Counter[str] = Counter()
     for source in topics.inputs:
         messages = await read_topic(
-            bootstrap, topics.dead_letter(source), until=lambda _: False, timeout=1.0
+            settings, topics.dead_letter(source), until=lambda _: False, timeout=1.0
         )
         for message in messages:
             headers = dict(message.headers or ())

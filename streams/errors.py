@@ -2,8 +2,10 @@
 
     FollowupError
     ├── ConfigurationError       settings or a rulebook that cannot be used; the CLI exits 2
+    │   │                        (also: credentials the broker rejects, a broker certificate
+    │   │                        that does not verify; see streams.kafka_security.diagnose)
     │   └── (rules.rulebook.loader.RulebookError is raised by the pure core and wrapped here)
-    └── BrokerError              the broker cannot be reached or started
+    └── BrokerError              the broker cannot be reached or started; the CLI exits 1
         └── EmbeddedBrokerError  the bundled Tansu binary failed to start or answer
 
 Bad *records* are not errors: the codec returns `signals.codec.Rejected` values and the

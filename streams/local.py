@@ -18,7 +18,8 @@ from typing import IO, Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.settings import Settings
+from streams.kafka_security import client_kwargs
+from streams.settings import SECRET_FIELDS, Settings
 
 __all__ = [
     "Record",
@@ -39,14 +40,28 @@ class Record:
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
+class _Environment(dict[str, str]):
+    """An environment for a child process whose repr masks the secrets it carries, so
+    printing or logging it (a test failure, a debug line) shows none."""
+
+    def __repr__(self) -> str:
+        secret = {f"FOLLOWUP_{name.upper()}" for name in SECRET_FIELDS}
+        return repr({k: "**********" if k in secret else v for k, v in self.items()})
+
+    __str__ = __repr__
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
-    """The `FOLLOWUP_*` environment that reproduces `settings` in another process."""
-    env: dict[str, str] = {}
+    """The `FOLLOWUP_*` environment that reproduces `settings` in another process.
+
+    Secrets are passed as they are (the child needs them) but the mapping's repr masks
+    them. A password given as a file stays a file: the child reads it itself."""
+    env = _Environment()
     for name, value in settings.model_dump(exclude_none=True).items():
         raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
         if isinstance(raw, tuple):  # list settings are comma-separated in the environment
             raw = ",".join(str(part) for part in raw)
-        env[f"FOLLOWUP_{name.upper()}"] = str(raw)
+        env[f"FOLLOWUP_{name.upper()}"] = str(raw).lower() if isinstance(raw, bool) else str(raw)
     return env
 
 
@@ -104,12 +119,13 @@ class WorkerProcess:
 
 
 async def produce(
-    bootstrap_servers: str,
+    settings: Settings,
     records: Sequence[Record],
     *,
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, linger_ms=5)
+    """Send `records` with the security of `settings`; returns when all are flushed."""
+    producer = AIOKafkaProducer(**client_kwargs(settings), linger_ms=5)
     await producer.start()
     try:
         total = len(records)
@@ -125,7 +141,7 @@ async def produce(
 
 
 async def read_topic(
-    bootstrap_servers: str,
+    settings: Settings,
     topic: str,
     *,
     until: Callable[[list[Any]], bool],
@@ -134,7 +150,7 @@ async def read_topic(
 ) -> list[Any]:
     """Read `topic` from the beginning (no group) until `until(records)` or `timeout`."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, auto_offset_reset="earliest", enable_auto_commit=False
+        **client_kwargs(settings), auto_offset_reset="earliest", enable_auto_commit=False
     )
     await consumer.start()
     records: list[Any] = []
@@ -170,7 +186,7 @@ async def _partitions(
 
 
 async def processed_through(
-    bootstrap_servers: str,
+    settings: Settings,
     group: str,
     stages: Sequence[Sequence[str]],
     *,
@@ -184,8 +200,8 @@ async def processed_through(
     arriving later do not hold the wait up. Raises TimeoutError after `timeout` in all.
     """
     deadline = time.monotonic() + timeout
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
+    consumer = AIOKafkaConsumer(**client_kwargs(settings), enable_auto_commit=False)
     await admin.start()
     await consumer.start()
     try:

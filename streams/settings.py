@@ -8,10 +8,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["DEFAULT_RULEBOOK", "Settings", "secret_values"]
+__all__ = ["DEFAULT_RULEBOOK", "SECRET_FIELDS", "Settings", "env_name", "secret_values"]
+
+#: Settings whose values are secrets: never logged, never in reprs or exported environments.
+SECRET_FIELDS = frozenset({"broker_password", "broker_key_password"})
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a settings field, as error messages name it."""
+    return f"FOLLOWUP_{field.upper()}"
 
 
 def _comma_list(value: Any) -> Any:
@@ -28,15 +36,49 @@ DEFAULT_RULEBOOK = Path(__file__).resolve().parent.parent / "rules" / "examples"
 class Settings(BaseSettings):
     """Worker settings. Every field maps to `FOLLOWUP_<FIELD NAME IN CAPITALS>`."""
 
-    model_config = SettingsConfigDict(env_prefix="FOLLOWUP_", extra="ignore", frozen=True)
+    # Errors never echo input values: a model-level error would print every setting given,
+    # passwords included.
+    model_config = SettingsConfigDict(
+        env_prefix="FOLLOWUP_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     broker_url: str = Field(
         default="kafka://127.0.0.1:9092",
         description="Kafka bootstrap servers, `kafka://host:port[;host:port]`.",
     )
+    broker_security: Literal["plaintext", "ssl", "sasl_plaintext", "sasl_ssl"] = Field(
+        default="plaintext", description="How clients talk to the broker: TLS, SASL, both."
+    )
+    broker_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="PLAIN", description="SASL mechanism for `sasl_plaintext` and `sasl_ssl`."
+    )
     broker_username: str | None = None
     broker_password: SecretStr | None = None
-    broker_security: Literal["plaintext", "ssl", "sasl_plaintext", "sasl_ssl"] = "plaintext"
+    broker_password_file: Path | None = Field(
+        default=None,
+        description="File holding the SASL password (a mounted Kubernetes secret); read when "
+        "clients are built, so a rotated secret is picked up by the next start.",
+    )
+    broker_ca_file: Path | None = Field(
+        default=None, description="PEM CA bundle that signs the broker's certificate."
+    )
+    broker_cert_file: Path | None = Field(
+        default=None, description="PEM client certificate for mutual TLS."
+    )
+    broker_key_file: Path | None = Field(
+        default=None, description="PEM private key of the client certificate."
+    )
+    broker_key_password: SecretStr | None = None
+    broker_check_hostname: bool = Field(
+        default=True,
+        description="Check that the broker's certificate names the host connected to. The "
+        "certificate chain is verified either way.",
+    )
+    broker_wait_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long start-up retries an unreachable broker before giving up.",
+    )
     app_id: str = Field(
         default="followup-signals",
         description="Consumer group id and prefix of Faust's internal topics.",
@@ -154,6 +196,46 @@ class Settings(BaseSettings):
     @classmethod
     def _has_scheme(cls, value: str) -> str:
         return value if "://" in value else f"kafka://{value}"
+
+    @model_validator(mode="after")
+    def _security_is_coherent(self) -> Settings:
+        """Refuse combinations that would connect differently than the operator meant,
+        e.g. credentials set while the protocol sends none. Files are read later, when
+        clients are built (`streams.kafka_security`)."""
+        protocol = self.broker_security
+        sasl, tls = protocol.startswith("sasl_"), protocol in ("ssl", "sasl_ssl")
+        security = f"{env_name('broker_security')}={protocol}"
+        if sasl and not self.broker_username:
+            raise ValueError(f"{env_name('broker_username')} is required with {security}")
+        if self.broker_password is not None and self.broker_password_file is not None:
+            raise ValueError(
+                f"set {env_name('broker_password')} or {env_name('broker_password_file')}, not both"
+            )
+        if sasl and self.broker_password is None and self.broker_password_file is None:
+            raise ValueError(
+                f"{env_name('broker_password')} or {env_name('broker_password_file')} is "
+                f"required with {security}"
+            )
+        unused = (
+            []
+            if sasl
+            else [
+                (field, "sends no credentials (use sasl_plaintext or sasl_ssl)")
+                for field in ("broker_username", "broker_password", "broker_password_file")
+            ]
+        )
+        if not tls:
+            unused += [
+                (field, "does not use TLS (use ssl or sasl_ssl)")
+                for field in ("broker_ca_file", "broker_cert_file", "broker_key_file")
+            ]
+        for field, why in unused:
+            if getattr(self, field) is not None:
+                raise ValueError(f"{env_name(field)} is set but {security} {why}")
+        for field in ("broker_key_file", "broker_key_password"):
+            if getattr(self, field) is not None and self.broker_cert_file is None:
+                raise ValueError(f"{env_name(field)} needs {env_name('broker_cert_file')}")
+        return self
 
     @property
     def sink_group(self) -> str:

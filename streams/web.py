@@ -5,8 +5,12 @@ the event loop answers, so a broker that is briefly away does not get the pod re
 Readiness needs stream partitions assigned, table recovery finished and a rulebook loaded;
 a 503 names the checks that failed.
 
-Faust's own `/table/...` views would serve table contents (personal data): `streams.app`
-turns them off with `web_tables_enabled=False`, and the tests check they answer 404.
+Nothing else is served. Faust's own views would: `/table/...` serves table contents (personal
+data), `/router/...`, `/graph`, `/stats` and `/performance` describe the cluster, and an index
+page answers `/`. `streams.app` turns off each one that has a setting and `install_views`
+drops Faust's blueprints altogether (the index has no setting). `SERVED_ROUTES` is the
+allow-list: tests/integration/test_web_surface.py fails on any route the worker answers that
+is not in it, so a new view is added here and there together.
 """
 
 from __future__ import annotations
@@ -15,11 +19,18 @@ from typing import Any
 
 import faust
 from faust.web import Request, Response, View
+from faust.web.base import BlueprintManager
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams.metrics import Metrics
 
-__all__ = ["install_views", "readiness", "readiness_report", "stream_partitions"]
+__all__ = ["SERVED_ROUTES", "install_views", "readiness", "readiness_report", "stream_partitions"]
+
+#: Every (method, path) the worker's web server answers (aiohttp adds HEAD to each GET);
+#: any other path is a 404, any other method a 405.
+SERVED_ROUTES: frozenset[tuple[str, str]] = frozenset(
+    {("GET", "/metrics"), ("GET", "/health/live"), ("GET", "/health/ready")}
+)
 
 
 def readiness(app: Any) -> dict[str, bool]:
@@ -64,7 +75,9 @@ def _tables_recovered(app: Any) -> bool:
 
 
 def install_views(app: faust.App, metrics: Metrics) -> None:
-    """Register the three views on `app`; called once by `streams.app.create_app`."""
+    """Register the three views on `app` and none of Faust's; called once by
+    `streams.app.create_app`, before the web server starts (blueprints are mounted then)."""
+    app.web.blueprints = BlueprintManager([])
 
     @app.page("/metrics")
     class MetricsView(View):

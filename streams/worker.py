@@ -63,11 +63,14 @@ def load_sources_or_fail(settings: Settings) -> SourceSet:
 
 
 async def prepare_topics(settings: Settings, sources: SourceSet | None = None) -> list[str]:
-    """Wait for the broker and create the input, output and dead-letter topics if missing."""
-    await wait_for_broker(settings.bootstrap_servers)
+    """Wait for the broker and create the input, output and dead-letter topics if missing.
+
+    Raises `ConfigurationError` at once for rejected credentials or an untrusted broker
+    certificate, `BrokerError` when the broker stays unreachable (see `wait_for_broker`)."""
+    await wait_for_broker(settings)
     declared = sources.topics if sources is not None else ()
     return await create_topics(
-        settings.bootstrap_servers,
+        settings,
         Topics.from_settings(settings, sources=declared).all_created,
         partitions=settings.partitions,
         replication_factor=settings.replication_factor,
@@ -99,7 +102,7 @@ async def publish_contacts_file(settings: Settings) -> int:
             continue
         key = person_key(contact.person).encode()
         records.append(Record(settings.topic_crm_contacts, encode(contact), key=key))
-    await produce(settings.bootstrap_servers, records)
+    await produce(settings, records)
     log.info("published %d contacts from %s", len(records), settings.contacts_file)
     return len(records)
 

@@ -13,6 +13,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -20,6 +21,9 @@ from hypothesis import settings as hypothesis_settings
 from streams.broker import EmbeddedBroker
 from streams.local import WorkerProcess
 from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from tests.secured_broker import SecuredBroker
 
 # Shared 2-core machines: a per-example deadline fails tests on load, not on bugs.
 hypothesis_settings.register_profile("default", deadline=None, print_blob=True)
@@ -33,6 +37,32 @@ def broker() -> Iterator[EmbeddedBroker]:
         yield b
     finally:
         b.stop()
+
+
+@pytest.fixture(scope="session")
+def secured_broker(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[[str], SecuredBroker]]:
+    """`secured_broker(kind)`: the embedded broker behind TLS and/or SASL terminators (kind
+    sasl, ssl, mtls or sasl_ssl; see tests/secured_broker.py), one per kind per session.
+    Its `.security` holds the settings a client needs, credentials aside (`USERS`)."""
+    from tests.pki import make_pki
+    from tests.secured_broker import start_secured
+
+    directory = tmp_path_factory.mktemp("secured")
+    pki = make_pki(directory / "pki")
+    started: dict[str, SecuredBroker] = {}
+
+    def get(kind: str) -> SecuredBroker:
+        if kind not in started:
+            started[kind] = start_secured(kind, pki, directory)
+        return started[kind]
+
+    try:
+        yield get
+    finally:
+        for secured in started.values():
+            secured.stop()
 
 
 @pytest.fixture

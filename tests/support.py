@@ -170,7 +170,7 @@ def read_windows(settings: Settings, *, count: int, timeout: float = 60.0) -> li
 
     messages = asyncio.run(
         read_topic(
-            settings.bootstrap_servers,
+            settings,
             settings.topic_windows_opened,
             until=lambda got: len(got) >= count,
             timeout=timeout,
@@ -181,9 +181,7 @@ def read_windows(settings: Settings, *, count: int, timeout: float = 60.0) -> li
 
 def read_all(settings: Settings, topic: str, *, timeout: float = 3.0) -> list[Any]:
     """Everything on `topic` now (reads until `timeout`: use after the group caught up)."""
-    return asyncio.run(
-        read_topic(settings.bootstrap_servers, topic, until=lambda _: False, timeout=timeout)
-    )
+    return asyncio.run(read_topic(settings, topic, until=lambda _: False, timeout=timeout))
 
 
 def wait_caught_up(settings: Settings, *, timeout: float = 60.0) -> None:
@@ -192,9 +190,7 @@ def wait_caught_up(settings: Settings, *, timeout: float = 60.0) -> None:
     topics = Topics.from_settings(settings)
     inputs = [*topics.inputs, topics.contacts, topics.activity]
     stages = [inputs, [topics.keyed], [topics.keyed]]
-    asyncio.run(
-        processed_through(settings.bootstrap_servers, settings.app_id, stages, timeout=timeout)
-    )
+    asyncio.run(processed_through(settings, settings.app_id, stages, timeout=timeout))
 
 
 def wait_ready(worker: Any, timeout: float = 90.0) -> None:

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaProducer
 from signals.sources import SourceSet
 from streams.errors import ConfigurationError
 from streams.ingest.server import IngestService, create_ingest_app
+from streams.kafka_security import client_kwargs
 from streams.metrics import IngestMetrics
 from streams.settings import Settings, secret_values
 from streams.shutdown import until_terminated
@@ -56,7 +57,7 @@ async def start_ingest(
     or the producer's connection error when the broker cannot be reached."""
     tokens = ingest_tokens(settings)
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **client_kwargs(settings),
         acks="all",
         linger_ms=2,
         max_request_size=settings.max_message_bytes + 256 * 1024,

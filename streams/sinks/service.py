@@ -38,6 +38,7 @@ from pydantic import ValidationError
 from signals.codec import rejected_from
 from signals.windows import WindowOpened
 from streams.dead_letter import HEADER_PREFIX, dead_letter_headers
+from streams.kafka_security import client_kwargs
 from streams.metrics import SinkMetrics
 from streams.settings import Settings
 from streams.sinks.delivery import Outcome, Policy, deliver
@@ -96,7 +97,7 @@ class SinkService:
         stop = stop or asyncio.Event()
         s = self.settings
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.bootstrap_servers,
+            **client_kwargs(s),
             group_id=s.sink_group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -106,7 +107,7 @@ class SinkService:
         )
         consumer.subscribe([self.topics.windows_opened], listener=_Listener(self))
         producer = AIOKafkaProducer(
-            bootstrap_servers=s.bootstrap_servers,
+            **client_kwargs(s),
             acks="all",
             max_request_size=s.max_message_bytes + 256 * 1024,
         )

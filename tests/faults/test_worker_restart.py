@@ -49,7 +49,7 @@ def test_killed_worker_recovers_from_changelog_without_losing_or_adding_windows(
     expected = {w.window_id: w for w in expected_windows(settings, records)}
     assert len(expected) >= 10, "the history must open enough windows to be a real test"
 
-    asyncio.run(produce(settings.bootstrap_servers, records))
+    asyncio.run(produce(settings, records))
     first = start_worker(settings, name="first")
 
     seen: list = []
@@ -57,7 +57,7 @@ def test_killed_worker_recovers_from_changelog_without_losing_or_adding_windows(
     async def some_windows_out() -> bool:
         try:
             seen[:] = await read_topic(
-                settings.bootstrap_servers,
+                settings,
                 settings.topic_windows_opened,
                 until=lambda got: len(got) >= len(expected) // 4,
                 timeout=0.5,
@@ -88,7 +88,7 @@ def test_killed_worker_recovers_from_changelog_without_losing_or_adding_windows(
 
     async def every_window_out() -> bool:
         messages[:] = await read_topic(
-            settings.bootstrap_servers,
+            settings,
             settings.topic_windows_opened,
             until=lambda got: {decode_window(m.value).window_id for m in got} >= set(expected),
             timeout=1.0,
@@ -136,7 +136,7 @@ def test_killed_worker_recovers_from_changelog_without_losing_or_adding_windows(
         return _metric_sum(scrape(second.web_port), "followup_events_duplicate_total")
 
     before = duplicates()
-    asyncio.run(produce(settings.bootstrap_servers, records[-50:]))
+    asyncio.run(produce(settings, records[-50:]))
     asyncio.run(
         wait_until(
             lambda: duplicates() >= before + 50,
@@ -160,8 +160,10 @@ async def _plain_read(settings) -> dict[int, tuple[int, int]]:
     """Per keyed partition: (records a plain aiokafka consumer reads, end offset)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
+    from streams.kafka_security import client_kwargs
+
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **client_kwargs(settings),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )

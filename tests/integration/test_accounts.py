@@ -177,11 +177,11 @@ def test_funding_champions_and_reverse_ip_across_partitions_and_workers(
     wait_ready(second)
 
     topic = settings.topic_page_visited
-    asyncio.run(produce(settings.bootstrap_servers, records_on_one_topic(topic, _history())))
+    asyncio.run(produce(settings, records_on_one_topic(topic, _history())))
     wait_caught_up(settings, timeout=90)
     before = {m.value for m in read_all(settings, settings.topic_windows_opened)}
 
-    asyncio.run(produce(settings.bootstrap_servers, records_on_one_topic(topic, _moments())))
+    asyncio.run(produce(settings, records_on_one_topic(topic, _moments())))
     wait_caught_up(settings, timeout=90)
     windows = [
         decode_window(m.value)
@@ -227,7 +227,7 @@ def test_champions_from_the_contacts_file_and_the_contacts_topic(settings, start
     }
     asyncio.run(
         produce(
-            settings.bootstrap_servers,
+            settings,
             [Record(settings.topic_crm_contacts, orjson.dumps(live), key=b"lea@liveco.example")],
         )
     )
@@ -247,9 +247,7 @@ def test_champions_from_the_contacts_file_and_the_contacts_topic(settings, start
         )
         for who, old in (("cody", "listedco.example"), ("lea", "liveco.example"))
     ]
-    asyncio.run(
-        produce(settings.bootstrap_servers, records_on_one_topic(settings.topic_job_changed, moves))
-    )
+    asyncio.run(produce(settings, records_on_one_topic(settings.topic_job_changed, moves)))
     wait_caught_up(settings, timeout=60)
     windows = [decode_window(m.value) for m in read_all(settings, settings.topic_windows_opened)]
     by_person = {w.person_key: w for w in windows}

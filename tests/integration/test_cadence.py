@@ -100,7 +100,7 @@ class Steps:
             result = self.replay.apply_activity(activity, activity.occurred_at)
             opened = [result.window.window_id] if result.window else []
         key = (body.get("account") or {}).get("domain", "none").encode()
-        asyncio.run(produce(s.bootstrap_servers, [Record(topic, raw, key=key)]))
+        asyncio.run(produce(s, [Record(topic, raw, key=key)]))
         wait_caught_up(s, timeout=60)
         for message in read_all(s, s.topic_windows_opened, timeout=1.0):
             window = decode_window(message.value)
@@ -179,9 +179,7 @@ def test_a_three_week_cadence_paces_switches_stops_and_closes(cadence_settings, 
     closed = {}
 
     async def closes() -> bool:
-        messages = await read_topic(
-            s.bootstrap_servers, s.topic_windows_closed, until=lambda _: False, timeout=0.5
-        )
+        messages = await read_topic(s, s.topic_windows_closed, until=lambda _: False, timeout=0.5)
         closed.update({orjson.loads(m.value)["window_id"]: orjson.loads(m.value) for m in messages})
         return w2[0] in closed
 

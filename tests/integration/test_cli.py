@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from streams.broker import wait_for_broker
+from streams.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +27,7 @@ def test_broker_command_prints_a_url_that_answers_kafka_requests() -> None:
             assert process.stdout is not None
             url = process.stdout.readline().strip()
             assert url.startswith("kafka://127.0.0.1:")
-            asyncio.run(wait_for_broker(url.removeprefix("kafka://"), timeout=20))
+            asyncio.run(wait_for_broker(Settings(broker_url=url), timeout=20))
         finally:
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=20) == 0

@@ -98,7 +98,7 @@ def test_contract_events_land_keyed_by_account_and_bad_ones_are_named(settings):
             await running.stop()
         # The 202 came after the broker acknowledged: the records are there now.
         pages = await read_topic(
-            settings.bootstrap_servers,
+            settings,
             settings.topic_page_visited,
             until=lambda got: len(got) >= 1,
             timeout=10,
@@ -107,14 +107,14 @@ def test_contract_events_land_keyed_by_account_and_bad_ones_are_named(settings):
             (b"acme-data.example", "h-1")
         ]
         opened = await read_topic(
-            settings.bootstrap_servers,
+            settings,
             settings.topic_email_opened,
             until=lambda got: len(got) >= 1,
             timeout=10,
         )
         assert opened[0].key == b"acme-data.example"  # the work email's domain
         activity = await read_topic(
-            settings.bootstrap_servers,
+            settings,
             settings.topic_outreach_activity,
             until=lambda got: len(got) >= 1,
             timeout=10,
@@ -154,9 +154,7 @@ def test_segment_webhook_batches_and_single_events_go_to_the_source_topic(settin
                 assert r.status_code == 404
         finally:
             await running.stop()
-        landed = await read_topic(
-            settings.bootstrap_servers, topic, until=lambda got: len(got) >= 3, timeout=10
-        )
+        landed = await read_topic(settings, topic, until=lambda got: len(got) >= 3, timeout=10)
         assert sorted(orjson.loads(m.value)["messageId"] for m in landed) == ["s-1", "s-4", "s-4"]
         assert all(m.key == b"acme-data.example" for m in landed)
         assert orjson.loads(landed[0].value) in (page, opened)  # as sent, not rewritten

@@ -133,7 +133,7 @@ def test_prometheus_reads_back_what_the_worker_did(settings, start_worker, prome
     )
     windows = len(expected_windows(settings, records))
     assert windows > 0
-    asyncio.run(produce(settings.bootstrap_servers, records))
+    asyncio.run(produce(settings, records))
     wait_caught_up(settings)
 
     # Health views, and faust's /table views (they would serve personal data) are off.
@@ -207,7 +207,7 @@ def test_lag_and_table_gauges_follow_rebalances_and_recovery(settings, start_wor
     first = start_worker(settings, name="first")
     _wait_ready(first)
     records = records_on_one_topic(settings.topic_page_visited, hot_history("rec", START))
-    asyncio.run(produce(settings.bootstrap_servers, records))
+    asyncio.run(produce(settings, records))
     # The window proves the score agent ran, so the tables and their changelogs hold state.
     assert len(read_windows(settings, count=1)) == 1
     wait_caught_up(settings)

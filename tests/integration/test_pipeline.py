@@ -77,7 +77,7 @@ def test_windows_appear_as_the_pure_core_decides(settings, start_worker):
         "lee.cto@globex.example",
     }
 
-    asyncio.run(produce(settings.bootstrap_servers, records))
+    asyncio.run(produce(settings, records))
     windows = read_windows(settings, count=len(expected))
     wait_caught_up(settings)
     windows = read_windows(settings, count=len(expected) + 1, timeout=2.0)
@@ -108,9 +108,9 @@ def test_a_redelivered_event_changes_nothing(settings, start_worker):
     expected = expected_windows(settings, records)
     assert len(expected) == 1
 
-    asyncio.run(produce(settings.bootstrap_servers, records))
+    asyncio.run(produce(settings, records))
     assert len(read_windows(settings, count=1)) == 1
-    asyncio.run(produce(settings.bootstrap_servers, records))  # the same event_ids again
+    asyncio.run(produce(settings, records))  # the same event_ids again
     wait_caught_up(settings)
 
     windows = read_windows(settings, count=2, timeout=2.0)
@@ -142,7 +142,7 @@ def test_bad_records_are_dead_lettered_and_the_next_good_one_is_processed(settin
         Record(topic, b"x" * (settings.max_message_bytes + 1)),
     ]
     good = records_on_one_topic(topic, hot_history("after-bad", START))
-    asyncio.run(produce(settings.bootstrap_servers, [*bad, *good]))
+    asyncio.run(produce(settings, [*bad, *good]))
 
     assert len(read_windows(settings, count=1)) == 1  # the good records still open a window
     wait_caught_up(settings)

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaProducer
 
 from signals.codec import encode
 from streams.broker import free_port
+from streams.kafka_security import client_kwargs
 from streams.local import settings_env, wait_until
 from streams.worker import prepare_topics
 from tests.sink_windows import sample_window
@@ -48,7 +49,7 @@ def test_the_sink_command_delivers_to_the_receiver_command(settings, tmp_path: P
 
     async def scenario() -> None:
         await prepare_topics(settings)
-        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers)
+        producer = AIOKafkaProducer(**client_kwargs(settings))
         await producer.start()
         try:
             for _ in range(2):  # a redelivery: the receiver prints it once

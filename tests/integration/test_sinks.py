@@ -14,6 +14,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from signals.codec import encode
+from streams.kafka_security import client_kwargs
 from streams.local import processed_through, read_topic, wait_until
 from streams.metrics import SinkMetrics
 from streams.settings import Settings
@@ -45,7 +46,7 @@ def _settings(settings: Settings, **overrides: Any) -> Settings:
 
 async def _produce(settings: Settings, windows: list[tuple[str, int]]) -> dict[str, bytes]:
     """Publish windows (id, partition) as the score agent does; return id -> bytes."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers)
+    producer = AIOKafkaProducer(**client_kwargs(settings))
     await producer.start()
     sent = {}
     try:
@@ -180,9 +181,7 @@ def test_an_exhausted_window_goes_to_the_webhook_dlq_with_its_last_status(settin
 
             await _with_sink(settings, [WebhookTarget(url, SECRET)], settled)
             dlq = topics.sink_dead_letter("webhook")
-            dead = await read_topic(
-                settings.bootstrap_servers, dlq, until=lambda got: len(got) >= 1, timeout=20
-            )
+            dead = await read_topic(settings, dlq, until=lambda got: len(got) >= 1, timeout=20)
             assert len(dead) == 1 and dead[0].value == sent["w-dead"]
             headers = dict(dead[0].headers)
             assert headers["followup.delivery.status"] == b"503"
@@ -193,7 +192,7 @@ def test_an_exhausted_window_goes_to_the_webhook_dlq_with_its_last_status(settin
             assert hook.attempts["w-dead"] == 3 and "w-dead" not in hook.accepted
             # Both outcomes are final, so the group committed past both.
             await processed_through(
-                settings.bootstrap_servers,
+                settings,
                 settings.sink_group,
                 [[settings.topic_windows_opened]],
                 timeout=20,

@@ -153,12 +153,12 @@ def test_segment_and_cloudevents_open_the_windows_contract_events_would(
     ce_records.append(
         Record(ce_topic, broken_value, headers=tuple(h for h in broken_headers if h[0] != "ce_id"))
     )
-    asyncio.run(produce(settings.bootstrap_servers, ce_records))
+    asyncio.run(produce(settings, ce_records))
 
     windows = read_windows(settings, count=len(expected))
     topics = Topics.from_settings(settings, sources=(segment_topic, ce_topic))
     stages = [[*topics.inputs, *topics.sources], [topics.keyed], [topics.keyed]]
-    asyncio.run(processed_through(settings.bootstrap_servers, settings.app_id, stages, timeout=60))
+    asyncio.run(processed_through(settings, settings.app_id, stages, timeout=60))
     windows = read_windows(settings, count=len(expected) + 1, timeout=2.0)
 
     got = sorted((w.person_key, w.trigger_event_id, w.window_id) for w in windows)

@@ -31,8 +31,19 @@ def test_rejects_unusable_values(field: str, value: object) -> None:
 
 
 def test_password_is_secret_and_survives_the_environment_round_trip() -> None:
-    s = Settings(broker_password="hunter2", partitions=3)
-    assert "hunter2" not in repr(s)
+    s = Settings(
+        broker_security="sasl_ssl",
+        broker_username="svc",
+        broker_password="hunter2",
+        broker_key_password="k3y-pass",
+        broker_cert_file="/etc/c.pem",
+        broker_check_hostname=False,
+        partitions=3,
+    )
+    assert "hunter2" not in repr(s) and "k3y-pass" not in repr(s)
     env = settings_env(s)
     assert env["FOLLOWUP_BROKER_PASSWORD"] == "hunter2"
     assert env["FOLLOWUP_PARTITIONS"] == "3"
+    assert "hunter2" not in repr(env) and "hunter2" not in str(env)
+    assert "k3y-pass" not in f"{env}" and "FOLLOWUP_BROKER_PASSWORD" in repr(env)
+    assert Settings(**{k.removeprefix("FOLLOWUP_").lower(): v for k, v in env.items()}) == s
