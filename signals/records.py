@@ -41,6 +41,7 @@ __all__ = [
     "SignalRec",
     "account_model",
     "account_rec",
+    "contract_json",
     "person_model",
     "person_rec",
     "record_of",
@@ -183,3 +184,22 @@ def record_of(signal: Any) -> SignalRec:
         account=account_rec(account) if account is not None else None,
         properties=_props(signal.properties),
     )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, msgspec.Struct):
+        return {
+            name: _plain(getattr(value, name))
+            for name in value.__struct_fields__
+            if getattr(value, name) is not None and getattr(value, name) != ()
+        }
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def contract_json(record: SignalRec) -> bytes:
+    """The contract JSON of a record (what a producer would have sent), e.g. for a dead
+    letter written after the input record's own bytes are gone."""
+    body = _plain(record)
+    return msgspec.json.encode(body)

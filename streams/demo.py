@@ -26,7 +26,14 @@ import orjson
 from signals.models import SignalType
 from signals.sample import bad_records, generate
 from streams.broker import EmbeddedBroker, free_port
-from streams.local import Record, WorkerProcess, processed_through, produce, read_topic
+from streams.local import (
+    Record,
+    WorkerProcess,
+    processed_through,
+    produce,
+    read_topic,
+    worker_stages,
+)
 from streams.settings import Settings
 from streams.topics import Topics
 from streams.worker import prepare_topics
@@ -172,9 +179,9 @@ async def _replay(
     produced_at = time.monotonic()
     await produce(settings, records, progress=_progress)
     _say("  the worker is joining its consumer group and scoring; windows appear as they open:")
-    stages = [list(topics.inputs), [topics.keyed], [topics.keyed]]
+    stages = worker_stages(settings, topics)
     progress = asyncio.create_task(
-        processed_through(settings, settings.app_id, stages, timeout=timeout, interval=0.5)
+        processed_through(settings, stages, timeout=timeout, interval=0.5)
     )
     ok = True
     while not progress.done():

@@ -18,6 +18,7 @@ from typing import IO, Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.ends import EndProbe
 from streams.kafka_security import client_kwargs
 from streams.settings import SECRET_FIELDS, Settings
 
@@ -29,6 +30,7 @@ __all__ = [
     "read_topic",
     "settings_env",
     "wait_until",
+    "worker_stages",
 ]
 
 
@@ -185,31 +187,45 @@ async def _partitions(
         await asyncio.sleep(0.2)
 
 
+def worker_stages(settings: Settings, topics: Any) -> list[tuple[str, list[str]]]:
+    """What a worker consumes, stage by stage, with the consumer group of each: the input
+    topics (the router's group), then the keyed topic twice (the score agent's; a job change
+    is forwarded once, from the old account to the new)."""
+    inputs = [*topics.inputs, topics.contacts, topics.activity, *topics.sources]
+    return [
+        (f"{settings.app_id}-router", inputs),
+        (settings.app_id, [topics.keyed]),
+        (settings.app_id, [topics.keyed]),
+    ]
+
+
 async def processed_through(
     settings: Settings,
-    group: str,
-    stages: Sequence[Sequence[str]],
+    stages: Sequence[tuple[str, Sequence[str]]],
     *,
     timeout: float,
     interval: float = 0.2,
 ) -> None:
-    """Wait until `group` has committed past everything produced so far, stage by stage.
+    """Wait until each stage's group has committed past everything produced so far.
 
-    For each stage (a list of topics), the end offsets are read *after* the stage before
-    was processed, so records that stage forwarded count too; ticks and other records
-    arriving later do not hold the wait up. Raises TimeoutError after `timeout` in all.
+    For each stage (a consumer group and its topics), the end offsets are read *after* the
+    stage before was processed, so records that stage forwarded count too; ticks and other
+    records arriving later do not hold the wait up. End offsets are the true ones
+    (`streams.ends`: the embedded broker under-reports them after batched produces).
+    Raises TimeoutError after `timeout` in all.
     """
     deadline = time.monotonic() + timeout
     admin = AIOKafkaAdminClient(**client_kwargs(settings))
     consumer = AIOKafkaConsumer(**client_kwargs(settings), enable_auto_commit=False)
+    probe = EndProbe(client_kwargs(settings))  # its own consumer: probing assigns partitions
     await admin.start()
     await consumer.start()
     try:
-        for topics in stages:
+        for group, topics in stages:
             tps: list[TopicPartition] = []
             for topic in topics:
                 tps += await _partitions(consumer, topic, timeout=timeout)
-            ends = await consumer.end_offsets(tps)
+            ends = await probe.ends(tps)
             while True:
                 committed = await admin.list_consumer_group_offsets(group, partitions=tps)
                 behind = [
@@ -226,6 +242,7 @@ async def processed_through(
                     )
                 await asyncio.sleep(interval)
     finally:
+        await probe.stop()
         await consumer.stop()
         await admin.close()
 

@@ -142,6 +142,18 @@ class Metrics:
             "Table recoveries from changelog completed.",
             registry=r,
         )
+        self.delivery_failures = Counter(
+            f"{p}_delivery_failures_total",
+            "Produce attempts the broker did not acknowledge (each is retried), by topic.",
+            ["topic", "error"],
+            registry=r,
+        )
+        self.component_blocked = Gauge(
+            f"{p}_component_blocked",
+            "1 while a part of the worker cannot make progress (readiness is false).",
+            ["component"],
+            registry=r,
+        )
         self.ready = Gauge(
             f"{p}_worker_ready", "1 when the worker is ready to process signals.", registry=r
         )

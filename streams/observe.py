@@ -4,9 +4,9 @@
 leader), each `interval` seconds, and a receiver for faust's `on_rebalance_complete` signal:
 
 - `followup_consumer_lag_messages{topic,partition}`: end offset minus committed offset for
-  each stream partition assigned to this worker. End offsets come from one ListOffsets
-  request per tick (`consumer.highwaters`): the offsets cached from fetch responses go stale
-  for paused partitions, which is exactly when lag matters (recovery, backpressure).
+  each keyed partition assigned to this worker's score agent and each input partition
+  assigned to its router. End offsets are the true ends (`streams.ends`: the embedded
+  broker under-reports them after batched produces), read once per tick.
   Committed offsets are the ones faust tracks itself (`Consumer._committed_offset`, private
   in faust-streaming 0.15 as pinned: read from the group when partitions are assigned,
   updated on each commit; no broker call). A partition with nothing committed
@@ -48,8 +48,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from aiokafka import TopicPartition
 from faust.exceptions import ConsumerNotStarted
 
+from streams.ends import EndProbe
 from streams.metrics import Metrics
 from streams.web import readiness, stream_partitions
 
@@ -71,9 +73,13 @@ class Observer:
         tables: Iterable[Any],
         broker_timeout: float,
         table_keys_interval: float,
+        probe: EndProbe | None = None,
+        router: Any = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
+        self.probe = probe
+        self.router = router
         self.metrics = metrics
         self.tables = tuple(tables)
         self.broker_timeout = broker_timeout
@@ -100,6 +106,12 @@ class Observer:
 
     async def update_ready(self) -> None:
         self.metrics.ready.set(1 if all(readiness(self.app).values()) else 0)
+        health = getattr(self.app, "followup_health", None)
+        if health is not None:
+            for component in ("router", "score", "suppressions"):
+                self.metrics.component_blocked.labels(component).set(
+                    1 if component in health.blocked else 0
+                )
 
     async def update_lag(self) -> None:
         """Refresh the lag gauge; drop label sets of partitions this worker lost."""
@@ -109,7 +121,7 @@ class Observer:
         except ConsumerNotStarted:  # nothing is assigned before the consumer thread runs
             tps = set()
         lag: dict[tuple[str, str], int] = {}
-        if tps:
+        if tps or self.router is not None:
             try:
                 lag = await asyncio.wait_for(self._lag(consumer, tps), self.broker_timeout)
             except asyncio.CancelledError:
@@ -127,21 +139,34 @@ class Observer:
         self._lag_labels = set(lag)
 
     async def _lag(self, consumer: Any, tps: set[Any]) -> dict[tuple[str, str], int]:
-        highwaters = await consumer.highwaters(*tps)
         # faust's own record of committed offsets (None: nothing committed yet, or offset 0).
         tracked = getattr(consumer, "_committed_offset", {})
-        committed = {tp: tracked.get(tp) for tp in tps}
-        missing = [tp for tp, offset in committed.items() if offset is None]
-        if missing:
-            earliest = await consumer.earliest_offsets(*missing)
-            committed.update({tp: earliest.get(tp) or 0 for tp in missing})
-        lag: dict[tuple[str, str], int] = {}
+        committed: dict[Any, int] = {}
+        missing = [tp for tp in tps if tracked.get(tp) is None]
+        earliest = await consumer.earliest_offsets(*missing) if missing else {}
         for tp in tps:
-            end = highwaters.get(tp)
+            offset = tracked.get(tp)
+            if offset is None:  # nothing committed: counts from the earliest offset kept
+                offset = earliest.get(tp) or 0
+            committed[TopicPartition(tp.topic, tp.partition)] = offset
+        if self.router is not None:  # the router's group, on the input topics
+            committed.update(await self.router.committed())
+        ends = await self._ends(committed.keys())
+        lag: dict[tuple[str, str], int] = {}
+        for tp, done in committed.items():
+            end = ends.get(tp)
             if end is None:  # the broker did not answer for this one: leave it out this round
                 continue
-            lag[(tp.topic, str(tp.partition))] = max(0, end - (committed[tp] or 0))
+            lag[(tp.topic, str(tp.partition))] = max(0, end - done)
         return lag
+
+    async def _ends(self, tps: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        """True end offsets (the embedded broker under-reports them: `streams.ends`)."""
+        if self.probe is None:
+            consumer = getattr(self.app, "_consumer", None)
+            ends = await consumer.highwaters(*tps) if consumer is not None else {}
+            return {TopicPartition(tp.topic, tp.partition): v for tp, v in ends.items()}
+        return await self.probe.ends(tps)
 
     def _broker_failed(self, exc: BaseException) -> None:
         if not self._broker_failing:  # once per outage, with the traceback
@@ -203,6 +228,8 @@ def install_observers(
     metrics: Metrics,
     *,
     tables: Iterable[Any],
+    router: Any = None,
+    client_kwargs: dict[str, Any] | None = None,
     interval: float = 5.0,
     table_keys_interval: float = 30.0,
 ) -> Observer:
@@ -217,6 +244,8 @@ def install_observers(
         tables=tables,
         broker_timeout=interval,
         table_keys_interval=table_keys_interval,
+        probe=EndProbe(client_kwargs) if client_kwargs is not None else None,
+        router=router,
     )
     for table in observer.tables:
         if getattr(table, "_on_changelog_event", None) is None:

@@ -150,6 +150,40 @@ class Settings(BaseSettings):
     expiry_sweep_seconds: float = Field(
         default=60.0, gt=0, description="How often each partition closes windows past expiry."
     )
+    topic_suppressions: str = Field(
+        default="followup.suppressions",
+        description="Person-level opt-outs, bounces and replies (salted keys), compacted.",
+    )
+    suppression_salt: SecretStr = Field(
+        default=SecretStr("followup-signals"),
+        description=(
+            "Salt of the suppression keys (a keyed hash of the person key). Set it once per "
+            "deployment and never change it: a new salt forgets every opt-out."
+        ),
+    )
+    state_memo_bytes: int = Field(
+        default=128 * 1024 * 1024,
+        ge=0,
+        description="Decoded states kept across frames, least recently used out (estimate).",
+    )
+    rocksdb_block_cache_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="One RocksDB block cache shared by every table partition of the worker.",
+    )
+    rocksdb_write_buffer_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=64 * 1024,
+        description="RocksDB write buffer (memtable) per table partition; two are kept.",
+    )
+    producer_linger_ms: int = Field(
+        default=5, ge=0, le=1000, description="How long the output producer fills a batch."
+    )
+    producer_batch_bytes: int = Field(
+        default=512 * 1024,
+        ge=16 * 1024,
+        description="The output producer's batch size per partition (aiokafka's max_batch_size).",
+    )
     log_level: Literal["debug", "info", "warn", "error", "crit"] = "info"
 
     # -- declared foreign sources, HTTP ingest and sinks (issue 9) ---------------------------

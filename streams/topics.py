@@ -21,6 +21,7 @@ class Topics:
     windows_closed: str
     dead_letter_suffix: str
     sources: tuple[str, ...] = ()  # declared foreign source topics (signals.sources)
+    suppressions: str = "followup.suppressions"  # declared foreign source topics (signals.sources)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, sources: Iterable[str] = ()) -> Topics:
@@ -38,6 +39,7 @@ class Topics:
             windows_closed=settings.topic_windows_closed,
             dead_letter_suffix=settings.dead_letter_suffix,
             sources=tuple(sources),
+            suppressions=settings.topic_suppressions,
         )
 
     def dead_letter(self, source_topic: str) -> str:
@@ -58,7 +60,7 @@ class Topics:
     def all_created(self) -> list[str]:
         """Every topic the engine expects to exist (Faust creates its changelogs itself)."""
         sources = [*self.inputs, self.contacts, self.activity, *self.sources, self.keyed]
-        names = [*sources, self.windows_opened, self.windows_closed]
+        names = [*sources, self.windows_opened, self.windows_closed, self.suppressions]
         names += [self.dead_letter(t) for t in sources]
         names += [self.sink_dead_letter(sink) for sink in ("webhook", "slack")]
         return names

@@ -2,8 +2,10 @@
 
 The views run on the worker's event loop and never call the broker. Liveness only proves
 the event loop answers, so a broker that is briefly away does not get the pod restarted.
-Readiness needs stream partitions assigned, table recovery finished and a rulebook loaded;
-a 503 names the checks that failed.
+Readiness needs stream partitions assigned, table recovery finished, a rulebook loaded and
+no part of the pipeline blocked (a send that keeps failing, a crashed loop, the suppression
+replica still reading: `streams.health`); a 503 names the checks that failed and what is
+blocked.
 
 Nothing else is served. Faust's own views would: `/table/...` serves table contents (personal
 data), `/router/...`, `/graph`, `/stats` and `/performance` describe the cluster, and an index
@@ -36,17 +38,28 @@ SERVED_ROUTES: frozenset[tuple[str, str]] = frozenset(
 def readiness(app: Any) -> dict[str, bool]:
     """The readiness checks, each True or False. Called per request and by the observer's
     timer: cheap, no broker call, never raises (a check that cannot be evaluated fails)."""
+    health = getattr(app, "followup_health", None)
     return {
         "partitions_assigned": _partitions_assigned(app),
         "tables_recovered": _tables_recovered(app),
         "rulebook_loaded": getattr(app, "followup_rulebook", None) is not None,
+        "pipeline_unblocked": health is not None and health.ok,
     }
 
 
-def readiness_report(checks: dict[str, bool]) -> tuple[dict[str, Any], int]:
-    """The body and status code of `/health/ready` for `checks`."""
+def readiness_report(
+    checks: dict[str, bool], blocked: dict[str, str] | None = None
+) -> tuple[dict[str, Any], int]:
+    """The body and status code of `/health/ready` for `checks`; `blocked` names the parts
+    of the pipeline that cannot make progress, and why (`streams.health`)."""
     failed = sorted(name for name, ok in checks.items() if not ok)
-    body = {"status": "not_ready" if failed else "ready", "checks": checks, "failed": failed}
+    body: dict[str, Any] = {
+        "status": "not_ready" if failed else "ready",
+        "checks": checks,
+        "failed": failed,
+    }
+    if blocked:
+        body["blocked"] = dict(sorted(blocked.items()))
     return body, 503 if failed else 200
 
 
@@ -97,5 +110,7 @@ def install_views(app: faust.App, metrics: Metrics) -> None:
     @app.page("/health/ready")
     class ReadyView(View):
         async def get(self, request: Request) -> Response:
-            body, status = readiness_report(readiness(self.app))
+            health = getattr(self.app, "followup_health", None)
+            blocked = health.blocked if health is not None else None
+            body, status = readiness_report(readiness(self.app), blocked)
             return self.json(body, status=status)

@@ -15,7 +15,7 @@ from rules.rulebook.loader import load_rulebook
 from signals.codec import Rejected, decode_signal
 from signals.identity import partition_key
 from signals.windows import WindowOpened
-from streams.local import Record, processed_through, read_topic, wait_until
+from streams.local import Record, processed_through, read_topic, wait_until, worker_stages
 from streams.settings import Settings
 from streams.topics import Topics
 
@@ -187,10 +187,8 @@ def read_all(settings: Settings, topic: str, *, timeout: float = 3.0) -> list[An
 def wait_caught_up(settings: Settings, *, timeout: float = 60.0) -> None:
     """Wait until the worker processed everything produced so far: the input topics, then
     the keyed topic twice (a job change is forwarded once, from the old account to the new)."""
-    topics = Topics.from_settings(settings)
-    inputs = [*topics.inputs, topics.contacts, topics.activity]
-    stages = [inputs, [topics.keyed], [topics.keyed]]
-    asyncio.run(processed_through(settings, settings.app_id, stages, timeout=timeout))
+    stages = worker_stages(settings, Topics.from_settings(settings))
+    asyncio.run(processed_through(settings, stages, timeout=timeout))
 
 
 def wait_ready(worker: Any, timeout: float = 90.0) -> None:

@@ -192,10 +192,7 @@ def test_an_exhausted_window_goes_to_the_webhook_dlq_with_its_last_status(settin
             assert hook.attempts["w-dead"] == 3 and "w-dead" not in hook.accepted
             # Both outcomes are final, so the group committed past both.
             await processed_through(
-                settings,
-                settings.sink_group,
-                [[settings.topic_windows_opened]],
-                timeout=20,
+                settings, [(settings.sink_group, [settings.topic_windows_opened])], timeout=20
             )
         finally:
             await hook.stop()

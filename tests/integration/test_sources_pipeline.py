@@ -19,7 +19,7 @@ from signals.sources.examples import (
     segment_from_contract,
     segment_track,
 )
-from streams.local import Record, processed_through, produce
+from streams.local import Record, processed_through, produce, worker_stages
 from streams.topics import Topics
 from tests.conftest import scrape
 from tests.support import (
@@ -157,8 +157,7 @@ def test_segment_and_cloudevents_open_the_windows_contract_events_would(
 
     windows = read_windows(settings, count=len(expected))
     topics = Topics.from_settings(settings, sources=(segment_topic, ce_topic))
-    stages = [[*topics.inputs, *topics.sources], [topics.keyed], [topics.keyed]]
-    asyncio.run(processed_through(settings, settings.app_id, stages, timeout=60))
+    asyncio.run(processed_through(settings, worker_stages(settings, topics), timeout=60))
     windows = read_windows(settings, count=len(expected) + 1, timeout=2.0)
 
     got = sorted((w.person_key, w.trigger_event_id, w.window_id) for w in windows)

@@ -10,6 +10,7 @@ from typing import Any
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
+from streams.health import Health
 from streams.metrics import Metrics
 from streams.observe import Observer
 
@@ -72,6 +73,7 @@ def _setup(tables: tuple[Any, ...] = ()) -> tuple[Observer, FakeConsumer, Collec
             _recovery=SimpleNamespace(completed=completed, in_recovery=False),
         ),
         followup_rulebook=object(),
+        followup_health=Health(),
     )
     registry = CollectorRegistry()
     observer = Observer(

@@ -15,6 +15,7 @@ from faust.types import TP
 from rules.rulebook.loader import load_rulebook
 from streams.app import create_app
 from streams.broker import free_port
+from streams.health import Health
 from streams.metrics import Metrics
 from streams.settings import DEFAULT_RULEBOOK, Settings
 from streams.web import readiness, readiness_report
@@ -39,6 +40,7 @@ def _app(
     completed: bool = True,
     in_recovery: bool = False,
     rulebook: object | None = object(),
+    blocked: dict[str, str] | None = None,
 ) -> Any:
     event = asyncio.Event()
     if completed:
@@ -51,10 +53,16 @@ def _app(
             _recovery=SimpleNamespace(completed=event, in_recovery=in_recovery),
         ),
         followup_rulebook=rulebook,
+        followup_health=Health(dict(blocked or {})),
     )
 
 
-ALL_OK = {"partitions_assigned": True, "tables_recovered": True, "rulebook_loaded": True}
+ALL_OK = {
+    "partitions_assigned": True,
+    "tables_recovered": True,
+    "rulebook_loaded": True,
+    "pipeline_unblocked": True,
+}
 
 
 @pytest.mark.parametrize(
@@ -69,6 +77,10 @@ ALL_OK = {"partitions_assigned": True, "tables_recovered": True, "rulebook_loade
         (_app(completed=False), "tables_recovered"),
         (_app(in_recovery=True), "tables_recovered"),
         (_app(rulebook=None), "rulebook_loaded"),
+        (
+            _app(blocked={"score": "produce failing (KafkaTimeoutError); retrying"}),
+            "pipeline_unblocked",
+        ),
     ],
 )
 def test_readiness_checks(app: Any, failed: str | None):
@@ -88,6 +100,13 @@ def test_readiness_report_names_the_failed_checks():
         "checks": checks,
         "failed": ["partitions_assigned", "tables_recovered"],
     }
+
+
+def test_readiness_report_says_what_is_blocked():
+    blocked = {"router": "produce failing (KafkaTimeoutError); retrying"}
+    body, status = readiness_report({**ALL_OK, "pipeline_unblocked": False}, blocked)
+    assert status == 503 and body["blocked"] == blocked
+    assert body["failed"] == ["pipeline_unblocked"]
 
 
 def test_views_of_an_app_whose_broker_is_down(tmp_path: Path):

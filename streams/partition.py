@@ -1,0 +1,187 @@
+"""One keyed partition's state for one frame: what the engine reads, and what the frame
+changed, written once per key.
+
+The score agent makes a `PartitionState` per frame. Reads go through the memo, then the
+store, decoding each key at most once per frame; writes stay in the frame's write cache.
+It is the engine's `rules.core.engine.StateView` of the partition.
+
+`changelog(...)` turns the changed keys into changelog records, one per key (the newest
+value, or a tombstone). After the agent has them acknowledged, `commit_local(offsets)`
+writes the values to the local stores with the changelog offset they reached, and updates
+the memo. See `streams.score` for the order of a frame's effects.
+
+Keys (all under the account's partition):
+
+    accounts    <account key>
+    prospects   <account key>|<person key>          (fan-out scans the `<account>|` prefix)
+    overflow    <owner>|<UTC day>                    (dedup fingerprints spilled by the core)
+    timers      <due, 12 digits>|<kind>|<account>|<person>|<ref>  (in time order; the
+                value repeats the parts, so keys are never parsed)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from rules.core.dedup import Spill
+from rules.core.state import (
+    AccountState,
+    ProspectState,
+    Suppression,
+    decode_account,
+    decode_prospect,
+    encode_state,
+)
+from streams.delivery import Out
+from streams.store import Memo, TableStore
+
+__all__ = ["TABLES", "PartitionState", "Timer", "prospect_key", "timer_key"]
+
+TABLES = ("accounts", "prospects", "overflow", "timers")
+_FPS = msgspec.msgpack.Decoder(tuple[int, ...])
+_ENC = msgspec.msgpack.Encoder()
+
+Timer = tuple[str, str | None, str, str]
+"""A due timer: (kind, account key, person key, reference such as a window id)."""
+
+
+def prospect_key(account_key: str | None, person_key: str) -> bytes:
+    return f"{account_key or ''}|{person_key}".encode()
+
+
+def timer_key(due: datetime, kind: str, account: str | None, person: str, ref: str) -> bytes:
+    return f"{int(due.timestamp()):012d}|{kind}|{account or ''}|{person}|{ref}".encode()
+
+
+_TIMER = msgspec.msgpack.Decoder(tuple[str, str | None, str, str])
+
+
+class PartitionState:
+    def __init__(
+        self,
+        partition: int,
+        stores: dict[str, TableStore],
+        memo: Memo,
+        suppressions: Callable[[str], Suppression | None],
+    ) -> None:
+        self.partition = partition
+        self._stores = stores
+        self._memo = memo
+        self._suppression = suppressions
+        self._read: dict[tuple[str, bytes], Any] = {}
+        self._dirty: dict[tuple[str, bytes], Any] = {}  # value: state, bytes, or None (delete)
+
+    # -- reads (the engine's StateView) -------------------------------------------------
+
+    def _get(self, table: str, key: bytes, decode: Callable[[bytes, bytes], Any]) -> Any:
+        k = (table, key)
+        if k in self._dirty:
+            return self._dirty[k]
+        if k in self._read:
+            return self._read[k]
+        state = self._memo.get(table, self.partition, key)
+        if state is None:
+            raw = self._stores[table].get(self.partition, key)
+            state = decode(key, raw) if raw else None
+            if state is not None:
+                self._memo.put(table, self.partition, key, state, len(raw or b""))
+        self._read[k] = state
+        return state
+
+    def account(self, account_key: str | None) -> AccountState | None:
+        if account_key is None:
+            return None
+        state: AccountState | None = self._get(
+            "accounts", account_key.encode(), lambda _k, raw: decode_account(raw)
+        )
+        return state
+
+    def prospect(self, account_key: str | None, person_key: str) -> ProspectState | None:
+        key = prospect_key(account_key, person_key)
+        state: ProspectState | None = self._get(
+            "prospects", key, lambda k, raw: decode_prospect(raw, k.decode().split("|", 1)[1])
+        )
+        return state
+
+    def people(self, account_key: str) -> Iterable[ProspectState]:
+        prefix = f"{account_key}|".encode()
+        found: dict[bytes, ProspectState] = {}
+        for key, _ in self._stores["prospects"].scan(self.partition, prefix):
+            state = self.prospect(account_key, key.decode().split("|", 1)[1])
+            if state is not None:
+                found[key] = state
+        for (table, key), value in self._dirty.items():  # people new in this frame
+            if table == "prospects" and key.startswith(prefix) and value is not None:
+                found[key] = value
+        return list(found.values())
+
+    def overflow(self, owner: str, day: int) -> frozenset[int]:
+        raw = self._get("overflow", f"{owner}|{day}".encode(), lambda _k, raw: raw)
+        return frozenset(_FPS.decode(raw)) if raw else frozenset()
+
+    def suppression(self, person_key: str) -> Suppression | None:
+        return self._suppression(person_key)
+
+    def due_timers(self, now: datetime) -> list[tuple[bytes, Timer]]:
+        """Timers due at `now`, read in time order from the index (only what is due)."""
+        end = f"{int(now.timestamp()) + 1:012d}".encode()
+        out = []
+        for key, value in self._stores["timers"].until(self.partition, end):
+            if ("timers", key) in self._dirty and self._dirty[("timers", key)] is None:
+                continue  # already fired in this frame
+            out.append((key, _TIMER.decode(value)))
+        return out
+
+    # -- writes -------------------------------------------------------------------------
+
+    def put_account(self, state: AccountState) -> None:
+        self._dirty[("accounts", state.account_key.encode())] = state
+
+    def put_prospect(self, state: ProspectState) -> None:
+        self._dirty[("prospects", prospect_key(state.account_key, state.person_key))] = state
+
+    def put_overflow(self, owner: str, spill: Spill) -> None:
+        key = f"{owner}|{spill.day}".encode()
+        if spill.drop:
+            self._dirty[("overflow", key)] = None
+            return
+        held = self.overflow(owner, spill.day) | frozenset(spill.fingerprints)
+        self._dirty[("overflow", key)] = _ENC.encode(tuple(sorted(held)))
+
+    def add_timer(
+        self, due: datetime, kind: str, account: str | None, person: str, ref: str
+    ) -> None:
+        key = timer_key(due, kind, account, person, ref)
+        self._dirty[("timers", key)] = _ENC.encode((kind, account, person, ref))
+
+    def drop_timer(self, key: bytes) -> None:
+        self._dirty[("timers", key)] = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self._dirty)
+
+    def changelog(self) -> list[Out]:
+        """One changelog record per changed key, for this partition's changelog topics."""
+        out = []
+        for (table, key), value in self._dirty.items():
+            raw = value if value is None or isinstance(value, bytes) else encode_state(value)
+            out.append(Out(self._stores[table].changelog_topic, key, raw, self.partition))
+        return out
+
+    def commit_local(self, offsets: dict[str, int]) -> None:
+        """Write the changed keys locally, with `offsets` (table -> newest changelog offset
+        acknowledged for this partition). Call after `changelog()` was delivered."""
+        by_table: dict[str, dict[bytes, bytes | None]] = {}
+        for (table, key), value in self._dirty.items():
+            raw = value if value is None or isinstance(value, bytes) else encode_state(value)
+            by_table.setdefault(table, {})[key] = raw
+            if table in ("accounts", "prospects"):
+                self._memo.put(table, self.partition, key, value, len(raw or b""))
+        for table, items in by_table.items():
+            self._stores[table].write(self.partition, items, offsets.get(table))
+        self._dirty.clear()

@@ -1,0 +1,228 @@
+"""The score agent: one frame of the keyed topic in; windows, closes and state out.
+
+**The order of a frame's effects** (this module is the one place that owns it):
+
+1. Each entry is applied to the frame's `streams.partition.PartitionState` by
+   `streams.effects.Handlers`. An entry that fails (a bug in the core, bytes we did not
+   write) becomes a dead letter with reason `processing_error`; the rest of the frame goes
+   on. Nothing is written or sent yet.
+2. Everything the frame publishes (windows, closes, forwarded job changes, person-level
+   suppressions, dead letters) is delivered, every record acknowledged by the broker
+   (`streams.delivery.Sender`, retried until it is).
+3. The changelog records of every key the frame changed (one per key) are delivered, each
+   acknowledged.
+4. Only then are the values written to the local stores, together with the changelog
+   offsets they reached.
+5. The agent returns to Faust, which acks the frame; its offset is committed on Faust's
+   commit interval.
+
+A crash at any point repeats work, never loses it: before 2 completes, the frame is
+redelivered and publishes the same records again (window ids are deterministic); between
+2 and 3, the state is not recorded and the redelivered frame repeats the windows (same
+ids); between 3 and 4, the changelog is ahead of the local store, and recovery replays it
+before the frame is redelivered and found to be a duplicate; after 4, the redelivered frame
+is a duplicate. Local state is never ahead of its changelog.
+
+A frame never raises out of `process`: Faust would ack a frame whose agent raised and skip
+it on restart. A send that keeps failing keeps the frame here (readiness is false meanwhile),
+so no offset passes an unpublished window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import traceback
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Any
+
+from rules.rulebook.model import Rulebook
+from streams.dead_letter import dead_letter_out
+from streams.delivery import Sender
+from streams.effects import FrameWork, Handlers
+from streams.frames import (
+    ACTIVITY,
+    ARRIVAL,
+    CONTACT,
+    DEPARTURE,
+    SIGNAL,
+    TICK,
+    Entry,
+    FrameError,
+    decode_frame,
+)
+from streams.health import Health
+from streams.metrics import Metrics
+from streams.partition import TABLES, PartitionState
+from streams.store import Memo, TableStore
+from streams.suppressions import Suppressions
+from streams.topics import Topics
+
+__all__ = ["Scorer"]
+
+log = logging.getLogger(__name__)
+
+
+class Scorer:
+    def __init__(
+        self,
+        *,
+        topics: Topics,
+        tables: dict[str, Any],
+        rulebook: Rulebook,
+        sender: Sender,
+        suppressions: Suppressions,
+        metrics: Metrics,
+        health: Health,
+        clock: Callable[[], datetime],
+        event_clock: bool,
+        partitions: int,
+        max_bytes: int,
+        memo_bytes: int,
+    ) -> None:
+        self.topics = topics
+        self.stores = {name: TableStore(tables[name]) for name in TABLES}
+        self.sender = sender
+        self.suppressions = suppressions
+        self.metrics = metrics
+        self.health = health
+        self.clock = clock
+        self.event_clock = event_clock
+        self.max_bytes = max_bytes
+        self.memo = Memo(memo_bytes)
+        self.handlers = Handlers(
+            topics=topics,
+            rulebook=rulebook,
+            partitions=partitions,
+            max_bytes=max_bytes,
+            publish_suppression=suppressions.publish,
+        )
+        self._event_time: dict[int, datetime] = {}
+        self.ready_to_send: asyncio.Event | None = None  # set once the output producer runs
+        self._dispatch = {
+            SIGNAL: self.handlers.signal,
+            ARRIVAL: self.handlers.arrival,
+            DEPARTURE: self.handlers.departure,
+            ACTIVITY: self.handlers.activity,
+            CONTACT: self.handlers.contact,
+            TICK: self.handlers.tick,
+        }
+
+    @property
+    def rulebook(self) -> Rulebook:
+        return self.handlers.rulebook
+
+    @rulebook.setter
+    def rulebook(self, rulebook: Rulebook) -> None:  # a reload (streams.reload)
+        self.handlers.rulebook = rulebook
+
+    async def agent(self, stream: Any) -> AsyncIterator[None]:
+        """Faust agent body over the keyed topic: one frame at a time (concurrency 1)."""
+        async for event in stream.events():
+            if self.ready_to_send is not None:
+                await self.ready_to_send.wait()
+            message = event.message
+            await self.process(message.partition, message.value, message)
+            yield None
+
+    async def process(self, partition: int, value: bytes | None, message: Any) -> None:
+        """Apply one frame in the order of the module docstring. Never raises, except
+        `asyncio.CancelledError` when the worker stops (the frame is then redelivered)."""
+        state = PartitionState(partition, self.stores, self.memo, self.suppressions.get)
+
+        def now(event_time: datetime | None) -> datetime:
+            return self._now(partition, event_time)
+
+        work = FrameWork(state, now)
+        try:
+            entries = decode_frame(value)
+        except FrameError as exc:  # only a foreign producer on our internal topic
+            self._broken_frame(message, value, str(exc), work)
+            entries = []
+        for entry in entries:
+            handler = self._dispatch.get(entry.kind)
+            try:
+                if handler is None:
+                    raise ValueError(f"unknown entry kind {entry.kind}")
+                handler(entry, work)
+            except Exception as exc:  # a bug must not stop the partition, nor skip the rest
+                self._processing_error(entry, exc, work)
+        if work.outputs:
+            await self.sender.deliver(work.outputs)
+        if state.changed:
+            changelog = state.changelog()
+            metadata = await self.sender.deliver(changelog)
+            offsets: dict[str, int] = {}
+            by_topic = {self.stores[t].changelog_topic: t for t in TABLES}
+            for out, md in zip(changelog, metadata, strict=True):
+                table = by_topic[out.topic]
+                offsets[table] = max(offsets.get(table, -1), md.offset)
+            state.commit_local(offsets)
+        self.metrics.record_batch(work.stats, now=time.time())
+
+    def on_rebalance(self, revoked: set[int] | None = None) -> None:
+        """Decoded states of partitions that moved may be stale when they come back."""
+        self.memo.forget(revoked)
+        if revoked is None:
+            self._event_time.clear()
+        for p in revoked or ():
+            self._event_time.pop(p, None)
+
+    def _now(self, partition: int, event_time: datetime | None) -> datetime:
+        """The clock for an entry: wall time, or the partition's newest event time."""
+        if not self.event_clock:
+            return self.clock()
+        newest = self._event_time.get(partition)
+        if event_time is not None and (newest is None or event_time > newest):
+            self._event_time[partition] = newest = event_time
+        return newest if newest is not None else self.clock()
+
+    def _processing_error(self, entry: Entry, exc: Exception, work: FrameWork) -> None:
+        # The traceback's frames name code, not data; the exception's text may quote a
+        # field value, so it is left out of the log and of the dead letter.
+        topic, partition, offset = entry.origin
+        log.error(
+            "processing failed for %s[%d]@%d: %s\n%s",
+            topic,
+            partition,
+            offset,
+            type(exc).__name__,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
+        work.outputs.append(
+            dead_letter_out(
+                self.topics.dead_letter(topic or self.topics.keyed),
+                topic=topic,
+                partition=partition,
+                offset=offset,
+                key=entry.key.encode(),
+                value=entry.body,
+                headers=None,
+                reason="processing_error",
+                error_class=type(exc).__name__,
+                detail="processing raised; see worker log",
+                max_bytes=self.max_bytes,
+            )
+        )
+        work.stats.dead_lettered[(topic or self.topics.keyed, "processing_error")] += 1
+
+    def _broken_frame(self, message: Any, value: bytes | None, why: str, work: FrameWork) -> None:
+        topic = self.topics.keyed
+        work.outputs.append(
+            dead_letter_out(
+                self.topics.dead_letter(topic),
+                topic=topic,
+                partition=message.partition,
+                offset=message.offset,
+                key=message.key,
+                value=value,
+                headers=message.headers,
+                reason="invalid",
+                error_class="FrameError",
+                detail=why,
+                max_bytes=self.max_bytes,
+            )
+        )
+        work.stats.dead_lettered[(topic, "invalid")] += 1

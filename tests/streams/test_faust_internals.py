@@ -1,0 +1,61 @@
+"""The private parts of faust-streaming the worker relies on (`streams.faust_internals`):
+an upgrade that moves one of them fails here, not in production."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import faust
+from faust.stores import memory as memory_store
+from faust.stores import rocksdb as rocksdb_store
+from faust.transport.drivers import aiokafka as driver
+
+from streams.faust_internals import install_fetch_wait, shared_rocksdb_options
+from streams.partition import TABLES
+from streams.store import TableStore
+
+
+def test_the_consumer_thread_hooks_exist_with_their_signatures() -> None:
+    cls = driver.AIOKafkaConsumerThread
+    assert list(inspect.signature(cls._create_worker_consumer).parameters) == ["self", "transport"]
+    assert list(inspect.signature(cls._highwaters).parameters) == ["self", "partitions"]
+    assert inspect.iscoroutinefunction(cls._highwaters)
+
+
+def test_the_rocksdb_store_parts_exist() -> None:
+    store = rocksdb_store.Store
+    assert store.offset_key == b"__faust\0offset__"
+    for name in ("_db_for_partition", "set_persisted_offset", "persisted_offset"):
+        assert callable(getattr(store, name)), name
+    options = rocksdb_store.RocksDBOptions()
+    for name in ("write_buffer_size", "max_write_buffer_number", "block_cache_size"):
+        assert hasattr(options, name), name
+    assert callable(options.as_options)
+    assert hasattr(memory_store.Store, "apply_changelog_batch")
+
+
+def test_a_table_store_reads_writes_and_scans_a_rocksdb_partition(tmp_path: Path) -> None:
+    """The write path the score agent uses, against a real Faust RocksDB table."""
+    app = faust.App("internals-test", store="rocksdb://", datadir=str(tmp_path))
+    install_fetch_wait()
+    table = app.Table("prospects", key_type=bytes, value_type=bytes, partitions=2)
+    shared_rocksdb_options(
+        table, block_cache_bytes=1 << 20, write_buffer_bytes=1 << 20, write_buffers=2
+    )
+    store = TableStore(table)
+    assert store.is_rocksdb and store.changelog_topic == "internals-test-prospects-changelog"
+    store.write(1, {b"a|x": b"1", b"a|y": b"2", b"b|z": b"3"}, offset=41)
+    assert store.get(1, b"a|y") == b"2" and store.get(0, b"a|y") is None
+    assert [k for k, _ in store.scan(1, b"a|")] == [b"a|x", b"a|y"]
+    assert [k for k, _ in store.until(1, b"b")] == [b"a|x", b"a|y"]
+    assert table.data.persisted_offset(_tp("internals-test-prospects-changelog", 1)) == 41
+    store.write(1, {b"a|x": None}, offset=42)
+    assert store.get(1, b"a|x") is None
+    assert "prospects" in TABLES
+
+
+def _tp(topic: str, partition: int) -> object:
+    from faust.types import TP
+
+    return TP(topic, partition)
