@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -84,6 +85,17 @@ EventTime = Annotated[AwareDatetime, AfterValidator(_utc_in_range)]
 EventDate = Annotated[date, AfterValidator(_date_in_range)]
 
 
+@lru_cache(maxsize=1024)
+def _known_zone(name: str) -> bool:
+    """Whether `name` is an IANA zone (remembered: the check reads tzdata from disk)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a key naming a tzdata directory ("Europe") raises IsADirectoryError.
+        return False
+    return True
+
+
 class SignalType(StrEnum):
     EMAIL_OPENED = "email_opened"
     PAGE_VISITED = "page_visited"
@@ -121,11 +133,8 @@ class Person(BaseModel):
     def _known_timezone(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
-            # OSError: a key naming a tzdata directory ("Europe") raises IsADirectoryError.
-            raise ValueError("unknown IANA time zone") from exc
+        if not _known_zone(value):
+            raise ValueError("unknown IANA time zone")
         return value
 
     @model_validator(mode="after")

@@ -42,26 +42,26 @@ _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 def clean(value: Any) -> Any:
     """`value` without unsafe characters when it is a string (tabs and newlines become
     spaces, other controls go); anything else unchanged for the type check to judge."""
-    if not isinstance(value, str):
-        return value
+    if not isinstance(value, str) or value.isprintable():
+        return value  # printable text has no control and no format (bidi) characters
     if not _UNSAFE.search(value):
         return value
     return _UNSAFE.sub(lambda m: " " if m.group() in "\t\n\r" else "", value).strip()
 
 
 def _no_controls(value: str) -> str:
-    if _UNSAFE.search(value):
+    if not value.isprintable() and _UNSAFE.search(value):
         raise ValueError("control characters are not allowed in an identifier")
     return value
 
 
 # Limits per field (characters; lists: items). Long enough for any real value, short enough
 # that the state of one person stays a few KiB.
-Name = Annotated[str, BeforeValidator(clean), Field(min_length=1, max_length=200)]
-Label = Annotated[str, BeforeValidator(clean), Field(min_length=1, max_length=100)]
-Subject = Annotated[str, BeforeValidator(clean), Field(min_length=1, max_length=300)]
-Url = Annotated[str, BeforeValidator(clean), Field(min_length=1, max_length=2000)]
-Technology = Annotated[str, BeforeValidator(clean), Field(min_length=1, max_length=64)]
+Name = Annotated[str, Field(min_length=1, max_length=200), BeforeValidator(clean)]
+Label = Annotated[str, Field(min_length=1, max_length=100), BeforeValidator(clean)]
+Subject = Annotated[str, Field(min_length=1, max_length=300), BeforeValidator(clean)]
+Url = Annotated[str, Field(min_length=1, max_length=2000), BeforeValidator(clean)]
+Technology = Annotated[str, Field(min_length=1, max_length=64), BeforeValidator(clean)]
 Technologies = Annotated[tuple[Technology, ...], Field(max_length=50)]
 Investors = Annotated[tuple[Name, ...], Field(max_length=20)]
 Id = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_no_controls)]

@@ -24,9 +24,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
 from streams.health import Health
@@ -38,8 +38,7 @@ log = logging.getLogger(__name__)
 _HEADER_ROOM = 4096  # what the dead letter of an oversized output adds in key and headers
 
 
-@dataclass(frozen=True, slots=True)
-class Out:
+class Out(msgspec.Struct, frozen=True):
     """One record to produce."""
 
     topic: str

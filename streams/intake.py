@@ -18,9 +18,10 @@ Never raises for a bad record.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import msgspec
 
 from signals.activity import Activity, ActivityType, decode_activity
 from signals.codec import Rejected, decode_signal, encode, too_far_ahead
@@ -35,8 +36,7 @@ from streams.topics import Topics
 __all__ = ["Accepted", "Intake", "intake"]
 
 
-@dataclass(frozen=True, slots=True)
-class Accepted:
+class Accepted(msgspec.Struct, frozen=True):
     """A record ready for the keyed topic, and its kind for `followup_events_consumed_total`."""
 
     entry: Entry

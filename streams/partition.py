@@ -74,6 +74,7 @@ class PartitionState:
         self._suppression = suppressions
         self._read: dict[tuple[str, bytes], Any] = {}
         self._dirty: dict[tuple[str, bytes], Any] = {}  # value: state, bytes, or None (delete)
+        self._encoded: dict[tuple[str, bytes], bytes | None] = {}  # by changelog()
 
     # -- reads (the engine's StateView) -------------------------------------------------
 
@@ -168,8 +169,9 @@ class PartitionState:
     def changelog(self) -> list[Out]:
         """One changelog record per changed key, for this partition's changelog topics."""
         out = []
+        encoded = self._encoded
         for (table, key), value in self._dirty.items():
-            raw = value if value is None or isinstance(value, bytes) else encode_state(value)
+            encoded[(table, key)] = raw = _raw(value)
             out.append(Out(self._stores[table].changelog_topic, key, raw, self.partition))
         return out
 
@@ -177,11 +179,17 @@ class PartitionState:
         """Write the changed keys locally, with `offsets` (table -> newest changelog offset
         acknowledged for this partition). Call after `changelog()` was delivered."""
         by_table: dict[str, dict[bytes, bytes | None]] = {}
+        encoded = self._encoded
         for (table, key), value in self._dirty.items():
-            raw = value if value is None or isinstance(value, bytes) else encode_state(value)
+            raw = encoded[(table, key)] if (table, key) in encoded else _raw(value)
             by_table.setdefault(table, {})[key] = raw
             if table in ("accounts", "prospects"):
                 self._memo.put(table, self.partition, key, value, len(raw or b""))
         for table, items in by_table.items():
             self._stores[table].write(self.partition, items, offsets.get(table))
         self._dirty.clear()
+        encoded.clear()
+
+
+def _raw(value: Any) -> bytes | None:
+    return value if value is None or isinstance(value, bytes) else encode_state(value)

@@ -59,6 +59,8 @@ class Suppressions:
         return len(self._records)
 
     def get(self, person_key: str) -> Suppression | None:
+        if not self._records:
+            return None  # nobody is suppressed: no key to hash
         return self._records.get(suppression_key(person_key, self.salt))
 
     def publish(self, person_key: str, record: Suppression) -> Out:

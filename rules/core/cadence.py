@@ -40,7 +40,6 @@ memory bounds.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -93,16 +92,14 @@ GateReason = Literal[
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class CadenceUpdate:
+class CadenceUpdate(msgspec.Struct, frozen=True):
     state: CadenceState  # store it (unchanged when duplicate)
     duplicate: bool  # event_id already applied
     closes_window: str | None  # a touch used this window: publish it as closed
     post_demo_due: bool  # a meeting was just held: open a post_demo window now
 
 
-@dataclass(frozen=True, slots=True)
-class Gate:
+class Gate(msgspec.Struct, frozen=True):
     allowed: bool
     reason: GateReason | None  # why not, when not allowed
     play: Play

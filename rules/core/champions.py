@@ -13,7 +13,6 @@ prospect at that contact's account (the latest record by event time wins).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -32,8 +31,7 @@ from signals.windows import ChampionHistory
 __all__ = ["Departure", "apply_contact", "champion_facts", "depart", "previous_person_key"]
 
 
-@dataclass(frozen=True, slots=True)
-class Departure:
+class Departure(msgspec.Struct, frozen=True):
     history: ChampionHistory
     prospect: ProspectState | None  # the person's state there, marked departed
 

@@ -19,7 +19,6 @@ moves the send time instead). Each refusal is a `Suppressed` with a bounded reas
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, get_args
 
@@ -89,14 +88,12 @@ SUPPRESSION_REASONS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Suppressed:
+class Suppressed(msgspec.Struct, frozen=True):
     person_key: str
     reason: SuppressionReason
 
 
-@dataclass(frozen=True, slots=True)
-class TriggerRef:
+class TriggerRef(msgspec.Struct, frozen=True):
     """The event a window answers: its dedup identity and its event time."""
 
     source: str
@@ -126,8 +123,7 @@ def window_id(person_key: str, trigger: TriggerRef) -> str:
     return "w_" + hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-@dataclass(frozen=True, slots=True)
-class Assessment:
+class Assessment(msgspec.Struct, frozen=True):
     """One person scored at `at`, and whether (and why not) a window may open."""
 
     prospect: ProspectState
@@ -386,16 +382,21 @@ def evaluate_window(
 
 
 def _play(sums: tuple[RuleSum, ...], scored: Scored) -> Play:
-    """The play of the rule that contributes most now (its newest contribution's play)."""
-    newest: dict[str, RuleSum] = {}
-    for s in sums:
-        if s.rule not in newest or s.newest >= newest[s.rule].newest:
-            newest[s.rule] = s
-    # Ties on points pick the alphabetically first rule name.
-    positive = sorted((-points, rule) for rule, points in scored.by_rule.items() if points > 0)
-    if not positive:
+    """The play of the rule that contributes most now (its newest contribution's play).
+    Ties on points pick the alphabetically first rule name; ties on time, the last sum."""
+    best: str | None = None
+    most = 0.0
+    for rule, points in scored.by_rule.items():
+        if points > 0 and (best is None or points > most or (points == most and rule < best)):
+            best, most = rule, points
+    if best is None:
         return "signal_triggered"
-    return newest[positive[0][1]].play  # type: ignore[return-value]  # a PLAYS name
+    chosen: RuleSum | None = None
+    for s in sums:
+        if s.rule == best and (chosen is None or s.newest >= chosen.newest):
+            chosen = s
+    assert chosen is not None  # a rule with points has a sum
+    return chosen.play  # type: ignore[return-value]  # a PLAYS name
 
 
 def _history_point(history: ChampionHistory) -> str:

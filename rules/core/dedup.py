@@ -18,7 +18,8 @@ events a bounded state plus per-day records that expire with the horizon. Pure.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+
+import msgspec
 
 from rules.core.state import MAX_SEEN_INLINE, Seen
 
@@ -36,8 +37,7 @@ Overflow = Callable[[int], frozenset[int]]
 """The fingerprints spilled for one UTC day of the state being checked (glue lookup)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Spill:
+class Spill(msgspec.Struct, frozen=True):
     """Fingerprints to add to the overflow record of `day`, or the record to drop."""
 
     day: int

@@ -27,7 +27,6 @@ a property test holds the two to 1e-9. Pure; never raises on contributions the e
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 
 import msgspec
@@ -51,8 +50,7 @@ DAY_SECONDS = 86_400.0
 MAX_NOTABLE = 5
 
 
-@dataclass(frozen=True, slots=True)
-class Contribution:
+class Contribution(msgspec.Struct, frozen=True):
     """One engagement signal as a rule scored it (points before per-day caps and decay)."""
 
     event_id: str
@@ -69,8 +67,7 @@ class Contribution:
     facts: tuple[tuple[int, str], ...] = ()  # (index into state.FACT_KEYS, value)
 
 
-@dataclass(frozen=True, slots=True)
-class Scored:
+class Scored(msgspec.Struct, frozen=True):
     """Engagement at one time: the total, each rule's share after its cap, and what is
     needed to value one kept contribution (`points_of`)."""
 
@@ -134,17 +131,16 @@ def add(engagement: Engagement, c: Contribution, *, recent: int) -> Engagement:
     day = day_of(t)
     capped = c.cap_per_day is not None
     sums = list(engagement.sums)
-    index = next(
-        (
-            i
-            for i, s in enumerate(sums)
-            if s.rule == c.rule
+    index = None
+    for i, s in enumerate(sums):
+        if (
+            s.rule == c.rule
             and s.half_life_days == c.half_life_days
             and s.within_days == c.within_days
             and s.capped_per_day == capped
-        ),
-        None,
-    )
+        ):
+            index = i
+            break
     weight = c.points * 2.0 ** ((t - day * DAY_SECONDS) / (c.half_life_days * DAY_SECONDS))
     if index is None:
         sums.append(
@@ -166,27 +162,27 @@ def add(engagement: Engagement, c: Contribution, *, recent: int) -> Engagement:
     else:
         s = sums[index]
         newer = t >= s.newest
-        update: dict[str, object] = {
-            "capped_per_day": capped,
-            "cap": (num(c.cap) if c.cap is not None else None) if newer else s.cap,
-            "play_code": PLAYS.index(c.play) if newer else s.play_code,
-            "newest": num(max(t, s.newest)),
-            "recent": tuple(sorted((*s.recent, num(t)))[-recent:]) if recent else (),
-        }
         before = _find_day(s, day)
         days = _add_day(s.days, day, c.points, weight, c.cap_per_day)
         after = _find_day_in(days, day)
         assert after is not None
-        update["days"] = days
         rate = 1.0 / s.half_life_days
         value, anchor = s.value, s.anchor
         if day > anchor:  # the anchor is always the newest day: the value is canonical
             value, anchor = value * 2.0 ** ((anchor - day) * rate), day
         scale = 2.0 ** ((day - anchor) * rate)
         old = _factor(before) * before.weighted * scale if before is not None else 0.0
-        update["value"] = value + _factor(after) * after.weighted * scale - old
-        update["anchor"] = anchor
-        sums[index] = msgspec.structs.replace(s, **update)
+        sums[index] = msgspec.structs.replace(
+            s,
+            capped_per_day=capped,
+            cap=(num(c.cap) if c.cap is not None else None) if newer else s.cap,
+            play_code=PLAYS.index(c.play) if newer else s.play_code,
+            newest=num(max(t, s.newest)),
+            recent=tuple(sorted((*s.recent, num(t)))[-recent:]) if recent else (),
+            days=days,
+            value=value + _factor(after) * after.weighted * scale - old,
+            anchor=anchor,
+        )
     notable = engagement.notable
     if c.points > 0:
         notable = (
@@ -331,24 +327,31 @@ def score(sums: Iterable[RuleSum], at: datetime, horizon_days: float) -> Scored:
 
     Per rule, each sum is read from its running value (see `_rule_value`)."""
     at_s = at.timestamp()
-    today = day_of(at_s)
+    today = int(at_s // DAY_SECONDS)
     by_name: dict[str, list[RuleSum]] = {}
     for s in sums:
-        by_name.setdefault(s.rule, []).append(s)
-    raw: dict[str, float] = {}
-    newest: dict[str, RuleSum] = {}
-    shared = {r for r, g in by_name.items() if len(g) > 1 and _shares_capped_days(g)}
+        group = by_name.get(s.rule)
+        if group is None:
+            by_name[s.rule] = [s]
+        else:
+            group.append(s)
+    by_rule: dict[str, float] = {}
+    rule_factor: dict[str, float] = {}
+    shared: set[str] = set()
+    total = 0.0
     for rule, group in by_name.items():
-        value = _rule_value(group, today, at_s, horizon_days, rule in shared)
+        together = len(group) > 1 and _shares_capped_days(group)
+        if together:
+            shared.add(rule)
+        value = _rule_value(group, today, at_s, horizon_days, together)
         if value is None:
             continue
-        raw[rule] = value
-        newest[rule] = max(group, key=lambda s: s.newest)
-    by_rule = {rule: _clamp(total, newest[rule].cap) for rule, total in raw.items()}
-    rule_factor = {rule: (by_rule[rule] / total if total else 0.0) for rule, total in raw.items()}
-    return Scored(
-        sum(by_rule.values()), by_rule, by_name, rule_factor, frozenset(shared), at_s, horizon_days
-    )
+        newest = group[0] if len(group) == 1 else max(group, key=lambda s: s.newest)
+        clamped = _clamp(value, newest.cap)
+        by_rule[rule] = clamped
+        rule_factor[rule] = clamped / value if value else 0.0
+        total += clamped
+    return Scored(total, by_rule, by_name, rule_factor, frozenset(shared), at_s, horizon_days)
 
 
 def _rule_value(

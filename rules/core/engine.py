@@ -31,7 +31,6 @@ Fit reads the merged person and the account state's account.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -46,7 +45,12 @@ from rules.core.draft import DRAFT_FACT_KEYS
 from rules.core.facts import facts_for
 from rules.core.fitcache import FitCache
 from rules.core.merge import merge_account, merge_person
-from rules.core.scoring import match_engagement_rule, match_trigger, render_detail
+from rules.core.scoring import (
+    match_engagement_rule,
+    match_trigger,
+    placeholders,
+    render_detail,
+)
 from rules.core.state import (
     AccountState,
     ProspectState,
@@ -94,11 +98,10 @@ class StateView(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(msgspec.Struct, frozen=True):
     verdict: Verdict
     account: AccountState | None = None  # new account state to store, None = unchanged
-    prospects: Mapping[str, ProspectState] = field(default_factory=dict)  # changed, by key
+    prospects: Mapping[str, ProspectState] = msgspec.field(default_factory=dict)  # changed, by key
     windows: tuple[WindowOpened, ...] = ()
     suppressed: tuple[Suppressed, ...] = ()
     rule: str | None = None  # engagement rule that scored the event, if any
@@ -155,12 +158,17 @@ def contribution_of(
     they live in the state and in every window, whatever a producer sends. A detail the
     rule renders from the kept facts alone is left empty (`rules.core.decide.resolved`
     renders it when a window needs it)."""
-    kept = tuple(
-        (i, clip(_fact_text(facts[k]))) for i, k in enumerate(DRAFT_FACT_KEYS) if k in facts
-    )
-    detail = clip(render_detail(rule.detail, facts))
-    if detail == clip(render_detail(rule.detail, {DRAFT_FACT_KEYS[i]: v for i, v in kept})):
-        detail = ""  # the rule renders it again from the kept facts: not stored twice
+    texts = [(i, _fact_text(facts[k])) for i, k in enumerate(DRAFT_FACT_KEYS) if k in facts]
+    kept = tuple((i, clip(text)) for i, text in texts)
+    named = placeholders(rule.detail)
+    if named <= _DRAFT_KEYS and all(
+        len(text) <= MAX_KEPT_TEXT for i, text in texts if DRAFT_FACT_KEYS[i] in named
+    ):
+        detail = ""  # it renders from kept facts that were not clipped: the same text
+    else:
+        detail = clip(render_detail(rule.detail, facts))
+        if detail == clip(render_detail(rule.detail, {DRAFT_FACT_KEYS[i]: v for i, v in kept})):
+            detail = ""  # the rule renders it again from the kept facts: not stored twice
     return eng.Contribution(
         event_id=signal.event_id,
         signal_type=signal.type,
@@ -198,13 +206,15 @@ def _person_signal(
     if is_too_late(day, eng.day_of(max(watermark or now, now)), horizon):
         return Outcome("too_late")
     if previous is not None and seen_before(previous.seen, fp, day, _overflow(view, owner)):
-        touched = _touched_account(account, key, signal) if key is not None else None
+        touched = _touched_account(account, key, signal, fp) if key is not None else None
         return Outcome("duplicate", account=touched if touched != account else None)
 
-    facts = facts_for(signal, signal.person, signal.account) | champion_facts(history)
+    facts = facts_for(signal, signal.person, signal.account)
+    if history is not None:
+        facts |= champion_facts(history)
     rule = match_engagement_rule(rulebook, signal, facts)
     contribution = contribution_of(rulebook, rule, signal, facts) if rule is not None else None
-    new_account = _touched_account(account, key, signal) if key is not None else None
+    new_account = _touched_account(account, key, signal, fp) if key is not None else None
     prospect, spills = _merged_prospect(rulebook, previous, key, pk, signal, fp, contribution)
     at = evaluation_time(prospect, new_account)
     trigger = match_trigger(
@@ -269,7 +279,7 @@ def _account_signal(
     facts = facts_for(signal, None, named)
     rule = match_engagement_rule(rulebook, signal, facts)
     contribution = contribution_of(rulebook, rule, signal, facts) if rule is not None else None
-    state = _touched_account(account, key, signal)
+    state = _touched_account(account, key, signal, fp)
     seen, spills = remember(state.seen, fp, day)
     mark = max(state.watermark or signal.occurred_at, signal.occurred_at)
     engaged = state.engagement
@@ -373,14 +383,12 @@ def _merged_prospect(
 
 
 def _touched_account(
-    state: AccountState | None, key: str | None, signal: SignalRec
+    state: AccountState | None, key: str | None, signal: SignalRec, fp: int
 ) -> AccountState:
-    """The account state after `signal` merged its account attributes (if it names one)."""
+    """The account state after `signal` (fingerprint `fp`) merged its account attributes
+    (if it names one)."""
     assert key is not None
-    stamp: Stamp = (
-        signal.occurred_at.timestamp(),
-        fingerprint("signal", signal.source, signal.event_id),
-    )
+    stamp: Stamp = (signal.occurred_at.timestamp(), fp)
     if state is None:
         state = AccountState(key, AccountRec(key))  # then merged: every field stamped
     if signal.account is None:
@@ -408,6 +416,7 @@ def _overflow(view: StateView, owner: str) -> Overflow:
 
 
 MAX_KEPT_TEXT = 120
+_DRAFT_KEYS = frozenset(DRAFT_FACT_KEYS)
 
 
 def clip(text: str, limit: int = MAX_KEPT_TEXT) -> str:

@@ -27,10 +27,11 @@ from pydantic import BaseModel
 from signals.identity import account_key, email_domain
 from signals.records import AccountRec, PersonRec, SignalRec
 
-__all__ = ["facts_for"]
+__all__ = ["ACCOUNT_FACT_FIELDS", "PERSON_FACT_FIELDS", "facts_for"]
 
-_PERSON_FIELDS = ("id", "title", "seniority", "department", "timezone")
-_ACCOUNT_FIELDS = ("name", "industry", "employees", "country", "technologies")
+# Fields that become facts as they are (besides the email and the domain, derived).
+PERSON_FACT_FIELDS = ("id", "title", "seniority", "department", "timezone")
+ACCOUNT_FACT_FIELDS = ("name", "industry", "employees", "country", "technologies")
 
 
 def facts_for(
@@ -42,7 +43,7 @@ def facts_for(
         if person.email:
             facts["person.email"] = person.email.lower()
             facts["person.email_domain"] = email_domain(person.email)
-        for name in _PERSON_FIELDS:
+        for name in PERSON_FACT_FIELDS:
             value = getattr(person, name)
             if value is not None:
                 facts[f"person.{name}"] = value
@@ -57,7 +58,7 @@ def facts_for(
 
 def _put_account(facts: dict[str, Any], prefix: str, account: AccountRec) -> None:
     facts[f"{prefix}.domain"] = account_key(account.domain)
-    for name in _ACCOUNT_FIELDS:
+    for name in ACCOUNT_FACT_FIELDS:
         value = getattr(account, name)
         if value is not None and value != ():
             facts[f"{prefix}.{name}"] = value

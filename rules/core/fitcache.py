@@ -2,22 +2,31 @@
 
 Fit depends only on who the person and the account are, which rarely change, yet every
 evaluation asks for it. The stream glue keeps one `FitCache` per worker and hands it to the
-core; offline tools and tests pass none (or their own). Keys carry the rulebook's content
-hash, so a reloaded rulebook never reuses an old answer. Least recently used entries go
-first when it is full, one at a time. Not thread-safe (one event loop uses it).
+core; offline tools and tests pass none (or their own).
+
+An answer is keyed by the rulebook's content hash (a reloaded rulebook never reuses an old
+answer) and by only the person and account fields the fit section reads (its conditions and
+its detail templates): people with the same title at the same account share one answer, so
+nearly every lookup hits, and a key is a few short values, cheap to hash. Least recently
+used entries go first when it is full, one at a time. Not thread-safe (one event loop uses
+it).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
+from operator import attrgetter
+from typing import Any
 
-from rules.core.facts import facts_for
-from rules.core.scoring import fit
+from rules.core.facts import ACCOUNT_FACT_FIELDS, PERSON_FACT_FIELDS, facts_for
+from rules.core.scoring import fit, placeholders
+from rules.rulebook.conditions import fields_read
 from rules.rulebook.model import Disqualifier, Rulebook
 from signals.records import AccountRec, PersonRec
 from signals.windows import FitReason
 
-__all__ = ["FitCache", "FitResult", "fit_of"]
+__all__ = ["FitCache", "FitResult", "fit_inputs", "fit_of"]
 
 FitResult = tuple[float, tuple[FitReason, ...], str, Disqualifier | None]
 """(points, matched fit rules, tier, first disqualifier that holds)."""
@@ -28,9 +37,8 @@ class FitCache:
         if maxsize < 1:
             raise ValueError("a fit cache needs room for at least one answer")
         self.maxsize = maxsize
-        self._answers: OrderedDict[tuple[str, PersonRec, AccountRec | None], FitResult] = (
-            OrderedDict()
-        )
+        self._answers: OrderedDict[tuple[Any, ...], FitResult] = OrderedDict()
+        self._inputs: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -38,7 +46,12 @@ class FitCache:
         return len(self._answers)
 
     def get(self, rulebook: Rulebook, person: PersonRec, account: AccountRec | None) -> FitResult:
-        key = (rulebook.hash, person, account)
+        digest = rulebook.hash
+        inputs = self._inputs.get(digest)
+        if inputs is None:
+            inputs = self._inputs[digest] = _getters(*fit_inputs(rulebook))
+        of_person, of_account = inputs
+        key = (digest, of_person(person), of_account(account) if account is not None else None)
         answer = self._answers.get(key)
         if answer is not None:
             self._answers.move_to_end(key)
@@ -50,6 +63,43 @@ class FitCache:
         if len(self._answers) > self.maxsize:
             self._answers.popitem(last=False)
         return answer
+
+
+def fit_inputs(rulebook: Rulebook) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The person and account facts the rulebook's fit section can read, as their names
+    under `person.` and `account.` (see `rules.core.facts`)."""
+    section = rulebook.fit
+    keys: set[str] = set()
+    for d in section.disqualify:
+        keys |= fields_read(d.when)
+    for r in section.rules:
+        keys |= fields_read(r.when) | placeholders(r.detail)
+    person = {k.partition(".")[2] for k in keys if k.startswith("person.")}
+    account = {k.partition(".")[2] for k in keys if k.startswith("account.")}
+    return tuple(sorted(person)), tuple(sorted(account))
+
+
+def _getters(
+    person: tuple[str, ...], account: tuple[str, ...]
+) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """Functions from a record to a key at least as specific as the facts named: the
+    fields themselves (the email's domain part for `email_domain`, whose fact derives from
+    it alone; the domain as given for `account.domain`, normalised from it alone)."""
+    fields = [n for n in person if n in PERSON_FACT_FIELDS]
+    plain = attrgetter(*fields) if fields else None
+    whole, domain = "email" in person, "email_domain" in person
+
+    def of_person(rec: PersonRec) -> Any:
+        email = rec.email
+        return (
+            plain(rec) if plain is not None else None,
+            email.lower() if whole and email else None,
+            email.rpartition("@")[2] if domain and email else None,
+        )
+
+    named = [n for n in account if n == "domain" or n in ACCOUNT_FACT_FIELDS]
+    of_account = attrgetter(*named) if named else (lambda _rec: ())
+    return of_person, of_account
 
 
 def fit_of(

@@ -19,7 +19,6 @@ one replaces.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import msgspec
@@ -51,8 +50,7 @@ __all__ = ["ActivityOutcome", "apply_outreach", "expire", "replaced"]
 _IDEMPOTENT = (OptedOut, Bounced, Replied, DealStageChanged)
 
 
-@dataclass(frozen=True, slots=True)
-class ActivityOutcome:
+class ActivityOutcome(msgspec.Struct, frozen=True):
     verdict: str  # "applied", "duplicate" or "too_late" (see rules.core.engine)
     prospect: ProspectState | None = None  # changed prospect state, None = unchanged
     closed: WindowClosed | None = None
@@ -60,7 +58,7 @@ class ActivityOutcome:
     suppressed: Suppressed | None = None  # why a due post-demo window did not open
     play: Play | None = None  # the play this activity is an outcome of, for counters
     suppression: Suppression | None = None  # the person's new suppression record, to publish
-    spills: tuple[Spill, ...] = field(default=())  # the prospect's overflow changes
+    spills: tuple[Spill, ...] = ()  # the prospect's overflow changes
 
     @property
     def duplicate(self) -> bool:

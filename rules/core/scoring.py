@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 from rules.core.engagement import Contribution
@@ -31,6 +32,7 @@ __all__ = [
     "fit_tier",
     "match_engagement_rule",
     "match_trigger",
+    "placeholders",
     "render_detail",
     "tier_at_least",
     "trigger_fires",
@@ -132,6 +134,12 @@ TIER_ORDER = {"A": 0, "B": 1, "C": 2, "D": 3}
 def tier_at_least(tier: str, minimum: str) -> bool:
     """Whether fit tier `tier` is `minimum` or better (A is best)."""
     return TIER_ORDER[tier] <= TIER_ORDER[minimum]
+
+
+@lru_cache(maxsize=1024)
+def placeholders(template: str) -> frozenset[str]:
+    """The fact keys a detail template names."""
+    return frozenset(_PLACEHOLDER.findall(template))
 
 
 def render_detail(template: str, facts: Mapping[str, Any]) -> str:

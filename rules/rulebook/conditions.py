@@ -66,6 +66,7 @@ __all__ = [
     "NotCondition",
     "Predicate",
     "evaluate",
+    "fields_read",
 ]
 
 Predicate = Callable[[Mapping[str, Any]], bool]
@@ -342,3 +343,13 @@ def evaluate(condition: Condition | None, facts: Mapping[str, Any]) -> bool:
     Called per event by the scoring engine. Pure; never raises for odd fact values.
     """
     return True if condition is None else condition.predicate(facts)
+
+
+def fields_read(condition: Condition | None) -> frozenset[str]:
+    """The fact keys `condition` reads (its `field`s, nested ones included)."""
+    if condition is None:
+        return frozenset()
+    if isinstance(condition, FieldCondition):
+        return frozenset((condition.field,))
+    assert isinstance(condition, _Compound)
+    return frozenset().union(*(fields_read(c) for c in condition._children()))
