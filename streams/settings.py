@@ -177,7 +177,13 @@ class Settings(BaseSettings):
         description="RocksDB write buffer (memtable) per table partition; two are kept.",
     )
     producer_linger_ms: int = Field(
-        default=5, ge=0, le=1000, description="How long the output producer fills a batch."
+        default=0,
+        ge=0,
+        le=1000,
+        description=(
+            "How long the output producer waits to fill a batch. Every send is awaited at once,"
+            " so waiting only adds latency; records queued together still share batches."
+        ),
     )
     producer_batch_bytes: int = Field(
         default=512 * 1024,
