@@ -50,7 +50,16 @@ from streams.local import Record
 from streams.settings import Settings
 from streams.topics import Topics
 
-__all__ = ["Expectation", "Produced", "Verdict", "expect", "judge", "marker_records"]
+__all__ = [
+    "Expectation",
+    "Produced",
+    "Verdict",
+    "decode_as_ingest",
+    "expect",
+    "judge",
+    "keyed_partition",
+    "marker_records",
+]
 
 MARKER_SOURCE = "verifier"
 
@@ -177,7 +186,7 @@ def expect(
 
     for record in history:
         count += 1
-        decoded = _ingested(topics, record, settings, wall())
+        decoded = decode_as_ingest(topics, record, settings, wall())
         if isinstance(decoded, Rejected):
             dead[(topics.dead_letter(record.topic), decoded.reason)] += 1
             continue
@@ -214,8 +223,10 @@ def expect(
     )
 
 
-def _ingested(topics: Topics, record: Produced, settings: Settings, wall: datetime) -> Any:
-    """The record as the ingest agent decodes it from its topic, or its `Rejected`."""
+def decode_as_ingest(topics: Topics, record: Produced, settings: Settings, wall: datetime) -> Any:
+    """The record as the ingest agent decodes it from its topic (a signal, an activity or
+    a CRM contact), or the `Rejected` it dead-letters. Raises `ValueError` for a topic the
+    engine does not read."""
     limit = settings.max_message_bytes
     if record.topic == topics.contacts:
         return decode_contact(record.value, max_bytes=limit)
