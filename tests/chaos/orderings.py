@@ -93,6 +93,13 @@ def engine_order_windows(
     return out
 
 
+def _partition(key: bytes | None, partitions: int) -> int:
+    """The input partition Kafka's default partitioner gives a record's key."""
+    from aiokafka.partitioner import murmur2
+
+    return (murmur2(key or b"") & 0x7FFFFFFF) % partitions
+
+
 def _ingest(
     records: list[Any],
     topics: Topics,
@@ -104,7 +111,7 @@ def _ingest(
     """Forward `records` to the keyed partitions, input partitions interleaved at random."""
     inputs: dict[tuple[str, int], deque[Any]] = defaultdict(deque)
     for r in records:
-        inputs[(r.topic, keyed_partition(r.key.decode(), settings.partitions))].append(r)
+        inputs[(r.topic, _partition(r.key, settings.partitions))].append(r)
     while inputs:
         source = rng.choice(sorted(inputs))
         record = inputs[source].popleft()

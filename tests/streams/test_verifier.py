@@ -212,10 +212,9 @@ def _partition_key_of(body: dict) -> str:
     return partition_key(signal.account, signal.person)  # type: ignore[union-attr]
 
 
-@pytest.mark.integration
-def test_collect_reads_windows_back_from_the_broker(broker, tmp_path):
+def _on_broker(broker, tmp_path: Path) -> Settings:
+    """Settings on the session's broker with a windows topic of this test's own."""
     from streams.broker import create_topics
-    from streams.verifier_kafka import collect
 
     settings = Settings(
         broker_url=broker.url,
@@ -224,6 +223,15 @@ def test_collect_reads_windows_back_from_the_broker(broker, tmp_path):
         state_dir=tmp_path,
         topic_windows_opened=f"t-{tmp_path.name}.windows",
     )
+    asyncio.run(create_topics(settings, [settings.topic_windows_opened], partitions=6))
+    return settings
+
+
+@pytest.mark.integration
+def test_collect_reads_windows_back_from_the_broker(broker, tmp_path):
+    from streams.verifier_kafka import collect
+
+    settings = _on_broker(broker, tmp_path)
     records = _hot(settings, "a", "acme-data.example") + marker_records(settings, "m", START)
     expectation = expect(settings, records)
     windows = [
@@ -231,7 +239,6 @@ def test_collect_reads_windows_back_from_the_broker(broker, tmp_path):
         for raw in _encoded(expectation)
     ]
     dropped, kept = windows[0], windows[1:]
-    asyncio.run(create_topics(settings, [settings.topic_windows_opened], partitions=6))
     asyncio.run(produce(settings, [*kept, kept[0]]))
     verdict, messages = asyncio.run(collect(settings, expectation, timeout=4.0, quiet=0.5))
     assert len(messages) == len(kept) + 1
@@ -242,3 +249,34 @@ def test_collect_reads_windows_back_from_the_broker(broker, tmp_path):
     verdict, _ = asyncio.run(collect(settings, expectation, timeout=30.0, quiet=0.5))
     assert verdict.ok, verdict.line()
     assert verdict.line().endswith("lost 0, extra 0, repeats 1 (same id)")
+
+
+@pytest.mark.integration
+def test_the_command_line_prints_the_line_and_fails_on_a_lost_window(
+    broker, tmp_path, monkeypatch, capsys
+):
+    from streams.local import settings_env
+    from streams.verifier_kafka import load_history, main
+
+    settings = _on_broker(broker, tmp_path)
+    for name, value in settings_env(settings).items():
+        monkeypatch.setenv(name, value)
+    records = _hot(settings, "a", "acme-data.example") + _hot(settings, "b", "beta-data.example")
+    history = tmp_path / "history.jsonl"
+    rows = [
+        {"topic": r.topic, "key": r.key.decode(), "value": orjson.loads(r.value)} for r in records
+    ]
+    history.write_bytes(b"\n".join(orjson.dumps(row) for row in rows) + b"\n")
+    assert load_history(history) == records
+
+    windows = _encoded(expect(settings, records))
+    asyncio.run(produce(settings, [Record(settings.topic_windows_opened, windows[0])]))
+    assert main([str(history), "--timeout", "3", "--quiet", "0.5"]) == 1
+    assert "lost 1, extra 0" in capsys.readouterr().out
+
+    asyncio.run(produce(settings, [Record(settings.topic_windows_opened, windows[1])]))
+    assert main([str(history), "--timeout", "30", "--quiet", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == (
+        "verifier: expected 2, distinct delivered 2, lost 0, extra 0, repeats 0 (same id)"
+    )
