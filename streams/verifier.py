@@ -106,6 +106,7 @@ class Verdict:
     unlike: tuple[str, ...] = ()  # delivered payload differs from the replay's
     undecodable: int = 0
     lost_by_partition: Mapping[int, int] = field(default_factory=dict)
+    extra_triggers: Mapping[str, str] = field(default_factory=dict)  # extra id -> its trigger
 
     @property
     def repeats(self) -> int:
@@ -140,9 +141,12 @@ class Verdict:
             ("unlike the replay", self.unlike),
         ):
             for wid in ids[:limit]:
-                trigger = expectation.triggers.get(wid, "?")
-                part = expectation.partitions.get(wid, "?")
-                out.append(f"verifier: {kind} {wid} (trigger {trigger}, keyed partition {part})")
+                if wid in expectation.windows:
+                    trigger = expectation.triggers[wid]
+                    where = f"keyed partition {expectation.partitions.get(wid, '?')}"
+                else:
+                    trigger, where = self.extra_triggers.get(wid, "?"), "not expected"
+                out.append(f"verifier: {kind} {wid} (trigger {trigger}, {where})")
             if len(ids) > limit:
                 out.append(f"verifier: ... {len(ids) - limit} more {kind}")
         if self.lost_by_partition:
@@ -260,16 +264,18 @@ def judge(expectation: Expectation, delivered: Iterable[bytes | None]) -> Verdic
     want = expectation.windows
     lost = tuple(sorted(set(want) - set(copies)))
     lost_by = Counter(expectation.partitions[w] for w in lost if w in expectation.partitions)
+    extra = tuple(sorted(set(copies) - set(want)))
     return Verdict(
         expected=len(want),
         distinct=len(copies),
         delivered=total,
         lost=lost,
-        extra=tuple(sorted(set(copies) - set(want))),
+        extra=extra,
         conflicting=tuple(sorted(w for w, c in copies.items() if any(x != c[0] for x in c))),
         unlike=tuple(sorted(w for w, c in copies.items() if w in want and c[0] != want[w])),
         undecodable=undecodable,
         lost_by_partition=dict(lost_by),
+        extra_triggers={w: str(copies[w][0].get("trigger_event_id", "?")) for w in extra},
     )
 
 

@@ -2,7 +2,8 @@
 
 Each scenario keeps its full assertions; the mark only records that it fails now, and why.
 Strict: once the engine is fixed the scenario XPASSes, which fails the run until the mark
-is removed. `make chaos PYTEST_ARGS=--runxfail` reports the failures themselves.
+is removed (the broker pause fails only when the pause expires the sessions: not strict).
+`make chaos PYTEST_ARGS=--runxfail` reports the failures themselves.
 """
 
 from __future__ import annotations
@@ -22,5 +23,6 @@ HUGE_DEAD_LETTER = (
 )
 
 
-def fails_today(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=reason)
+def fails_today(reason: str, *, strict: bool = True) -> pytest.MarkDecorator:
+    """`strict=False` only for a failure that depends on timing: it fails some runs."""
+    return pytest.mark.xfail(strict=strict, reason=reason)

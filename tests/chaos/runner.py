@@ -48,8 +48,8 @@ class Scenario:
     history: History
     fleet: Fleet
     rate: float = 120.0  # records per second
-    barrier_timeout: float = 60.0
-    final_timeout: float = 90.0
+    barrier_timeout: float = 45.0
+    final_timeout: float = 75.0
     expectation: Expectation = field(init=False)
     verdict: Verdict | None = None
     faults: list[str] = field(default_factory=list)  # one line per fault injected
@@ -192,7 +192,7 @@ class Scenario:
         names = [topics.dead_letter(t) for t in (*topics.inputs, topics.contacts)]
         names += [topics.dead_letter(topics.activity), topics.dead_letter(topics.keyed)]
         want = sum(self.expectation.dead_letters.values())
-        found, _ = await dead_letters(self.settings, names, expected=want, timeout=30.0)
+        found, _ = await dead_letters(self.settings, names, expected=want, timeout=20.0)
         self.dead = dict(found)
 
     # -- outcome ------------------------------------------------------------------------

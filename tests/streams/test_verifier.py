@@ -79,6 +79,8 @@ def test_a_window_nobody_expected_fails_the_verdict(settings):
     assert not verdict.ok
     assert verdict.extra == tuple(other.windows)
     assert "lost 0, extra 1" in verdict.line()
+    [wid] = other.windows
+    assert f"extra {wid} (trigger z-2, not expected)" in "\n".join(verdict.details(expectation))
 
 
 def test_repeats_with_the_same_payload_are_counted_and_pass(settings):
