@@ -107,6 +107,7 @@ class Verdict:
     undecodable: int = 0
     lost_by_partition: Mapping[int, int] = field(default_factory=dict)
     extra_triggers: Mapping[str, str] = field(default_factory=dict)  # extra id -> its trigger
+    unlike_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # id -> paths
 
     @property
     def repeats(self) -> int:
@@ -146,7 +147,9 @@ class Verdict:
                     where = f"keyed partition {expectation.partitions.get(wid, '?')}"
                 else:
                     trigger, where = self.extra_triggers.get(wid, "?"), "not expected"
-                out.append(f"verifier: {kind} {wid} (trigger {trigger}, {where})")
+                differs = self.unlike_fields.get(wid) if kind == "unlike the replay" else None
+                fields = f"; differs in {', '.join(differs)}" if differs else ""
+                out.append(f"verifier: {kind} {wid} (trigger {trigger}, {where}{fields})")
             if len(ids) > limit:
                 out.append(f"verifier: ... {len(ids) - limit} more {kind}")
         if self.lost_by_partition:
@@ -265,6 +268,7 @@ def judge(expectation: Expectation, delivered: Iterable[bytes | None]) -> Verdic
     lost = tuple(sorted(set(want) - set(copies)))
     lost_by = Counter(expectation.partitions[w] for w in lost if w in expectation.partitions)
     extra = tuple(sorted(set(copies) - set(want)))
+    unlike = tuple(sorted(w for w, c in copies.items() if w in want and c[0] != want[w]))
     return Verdict(
         expected=len(want),
         distinct=len(copies),
@@ -272,11 +276,23 @@ def judge(expectation: Expectation, delivered: Iterable[bytes | None]) -> Verdic
         lost=lost,
         extra=extra,
         conflicting=tuple(sorted(w for w, c in copies.items() if any(x != c[0] for x in c))),
-        unlike=tuple(sorted(w for w, c in copies.items() if w in want and c[0] != want[w])),
+        unlike=unlike,
         undecodable=undecodable,
         lost_by_partition=dict(lost_by),
         extra_triggers={w: str(copies[w][0].get("trigger_event_id", "?")) for w in extra},
+        unlike_fields={w: _differing(copies[w][0], want[w]) for w in unlike},
     )
+
+
+def _differing(got: Any, want: Any, prefix: str = "", depth: int = 2) -> tuple[str, ...]:
+    """Dotted paths (names only, never values) where two windows differ, a few levels deep."""
+    if not (isinstance(got, dict) and isinstance(want, dict)) or depth == 0:
+        return (prefix or "<window>",) if got != want else ()
+    out: list[str] = []
+    for key in sorted(set(got) | set(want)):
+        if got.get(key) != want.get(key):
+            out += _differing(got.get(key), want.get(key), f"{prefix}{key}.", depth - 1)
+    return tuple(p.rstrip(".") for p in out)
 
 
 def marker_records(

@@ -44,24 +44,15 @@ import orjson
 from signals.identity import partition_key, person_key
 from signals.models import Account, Person
 from signals.sample_data import (
-    CAMPAIGNS,
     ICP_COMPANIES,
-    INVESTORS,
     OTHER_COMPANIES,
-    PAGES_CASUAL,
-    PAGES_HOT,
-    ROUNDS,
-    SENIOR,
-    SENIORITY_WEIGHTS,
-    SITE,
-    SUBJECTS,
-    TIMEZONES,
     TITLES,
     Company,
 )
 from streams.local import Record
 from streams.settings import Settings
 from streams.verifier import expect, keyed_partition, marker_records
+from tests.chaos.events import Employee, first_wave, hire, second_wave
 
 __all__ = ["START", "Barrier", "History", "build_history"]
 
@@ -101,30 +92,6 @@ class History:
     def summary(self) -> str:
         parts = ", ".join(f"{k} {v}" for k, v in self.counts.items())
         return f"history seed {self.seed}: {self.people} people, {self.accounts} accounts, {parts}"
-
-
-@dataclass(slots=True)
-class _Person:
-    n: int
-    company: Company
-    title: str
-    seniority: str
-    department: str
-    email: str
-
-    def payload(self) -> dict[str, Any]:
-        return {
-            "email": self.email,
-            "name": f"Person {self.n}",
-            "title": self.title,
-            "seniority": self.seniority,
-            "department": self.department,
-            "timezone": TIMEZONES[self.company.country][0],
-        }
-
-    @property
-    def personal(self) -> bool:
-        return self.email.endswith("@gmail.com")
 
 
 class _Builder:
@@ -169,7 +136,7 @@ def build_history(settings: Settings, seed: int, *, people: int = 200) -> Histor
     b = _Builder(settings, seed)
     rng = b.rng
     companies = rng.sample(ICP_COMPANIES, 20) + rng.sample(OTHER_COMPANIES, 10)
-    staff = _people(rng, companies, people)
+    staff = hire(rng, companies, people)
     movers = _pick_movers(rng, staff, companies, settings.partitions)
     moving = {id(p) for p, _ in movers}
 
@@ -194,7 +161,7 @@ def build_history(settings: Settings, seed: int, *, people: int = 200) -> Histor
 
     # -- history ----------------------------------------------------------------------
     end = START + timedelta(days=_HISTORY_DAYS)
-    b.signals(_first_wave(rng, staff, companies, START, end), "h")
+    b.signals(first_wave(rng, staff, companies, START, end), "h")
     b.barrier("history", end + timedelta(hours=1))
 
     # -- outreach on the windows the history opened -------------------------------------
@@ -209,7 +176,7 @@ def build_history(settings: Settings, seed: int, *, people: int = 200) -> Histor
     # -- second wave: mostly people with outreach behind them ----------------------------
     second_end = outreach_end + timedelta(days=_SECOND_DAYS)
     again = _unique(touched + rng.sample([p for p in staff if id(p) not in moving], 60))
-    b.signals(_second_wave(rng, again, companies, outreach_end, second_end), "s")
+    b.signals(second_wave(rng, again, companies, outreach_end, second_end), "s")
 
     # -- job changes at one instant, then the end markers at the same instant -----------
     moved_at = second_end + timedelta(hours=1)
@@ -220,7 +187,7 @@ def build_history(settings: Settings, seed: int, *, people: int = 200) -> Histor
     return History(seed, tuple(b.steps), len(staff), len(companies), dict(b.counts))
 
 
-def _unique(people: list[_Person]) -> list[_Person]:
+def _unique(people: list[Employee]) -> list[Employee]:
     return list({id(p): p for p in people}.values())
 
 
@@ -234,25 +201,9 @@ def _keyed(topic: str, body: dict[str, Any]) -> Record:
     return Record(topic, orjson.dumps(body), key=partition_key(account, person).encode())
 
 
-def _people(rng: random.Random, companies: list[Company], n: int) -> list[_Person]:
-    weights = [min(c.employees, 2000) ** 0.5 for c in companies]
-    headcount = dict.fromkeys(companies, 0)
-    staff = []
-    for i in range(n):
-        company = rng.choices(companies, weights)[0]
-        while headcount[company] >= company.employees:
-            company = rng.choices(companies, weights)[0]
-        headcount[company] += 1
-        seniority = rng.choices(list(SENIORITY_WEIGHTS), list(SENIORITY_WEIGHTS.values()))[0]
-        title, department = rng.choice(TITLES[seniority])
-        domain = "gmail.com" if rng.random() < 0.04 else company.domain
-        staff.append(_Person(i, company, title, seniority, department, f"p{i:03d}@{domain}"))
-    return staff
-
-
 def _pick_movers(
-    rng: random.Random, staff: list[_Person], companies: list[Company], partitions: int
-) -> list[tuple[_Person, Company]]:
+    rng: random.Random, staff: list[Employee], companies: list[Company], partitions: int
+) -> list[tuple[Employee, Company]]:
     """One mover per new account's partition; nobody moves away from a new account."""
     targets: dict[int, Company] = {}
     for c in rng.sample([c for c in companies if c.icp], sum(c.icp for c in companies)):
@@ -262,125 +213,12 @@ def _pick_movers(
     return list(zip(rng.sample(pool, len(chosen)), chosen, strict=True))
 
 
-def _at(rng: random.Random, start: datetime, end: datetime) -> datetime:
-    span = (end - start).total_seconds()
-    return start + timedelta(seconds=rng.randrange(int(span)))
-
-
-def _email(rng: random.Random, p: _Person) -> dict[str, Any]:
-    i = rng.randrange(len(SUBJECTS))
-    body: dict[str, Any] = {"type": "email_opened", "source": "esp", "person": p.payload()}
-    if not p.personal and rng.random() < 0.7:
-        body["account"] = p.company.payload(full=rng.random() < 0.6)
-    body["properties"] = {
-        "campaign_id": CAMPAIGNS[i % len(CAMPAIGNS)],
-        "email_id": f"em-{rng.randrange(10_000, 99_999)}",
-        "subject": SUBJECTS[i],
-    }
-    return body
-
-
-def _visit(p: _Person | None, company: Company, path: str, title: str) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": "page_visited", "source": "web-analytics"}
-    if p is not None:
-        body["person"] = p.payload()
-    else:
-        body["source"] = "reverse-ip"
-    body["account"] = company.payload()
-    body["properties"] = {"url": f"{SITE}{path}", "path": path, "title": title}
-    return body
-
-
-def _funding(rng: random.Random, company: Company, at: datetime) -> dict[str, Any]:
-    name, low, high = rng.choice(ROUNDS)
-    return {
-        "type": "funding_announced",
-        "source": "news-feed",
-        "account": company.payload(),
-        "properties": {
-            "round": name,
-            "amount_usd": rng.randrange(low, high, 500_000),
-            "investors": rng.sample(INVESTORS, rng.randint(1, 3)),
-            "announced_on": at.date().isoformat(),
-        },
-    }
-
-
-def _first_wave(
-    rng: random.Random,
-    staff: list[_Person],
-    companies: list[Company],
-    start: datetime,
-    end: datetime,
-) -> list[tuple[datetime, dict[str, Any]]]:
-    events = []
-    for p in staff:
-        if rng.random() < 0.85:
-            events += [(_at(rng, start, end), _email(rng, p)) for _ in range(rng.randint(6, 18))]
-        if rng.random() < 0.5:
-            for _ in range(rng.randint(1, 4)):
-                path, title = rng.choice(PAGES_CASUAL)
-                events.append((_at(rng, start, end), _visit(p, p.company, path, title)))
-    events += _bursts(rng, staff, start, end, share=0.22)
-    for _ in range(90):
-        c = rng.choice(companies)
-        path, title = rng.choice((("/pricing", "Pricing | Relaywise"), *PAGES_CASUAL))
-        events.append((_at(rng, start, end), _visit(None, c, path, title)))
-    for c in rng.sample([c for c in companies if c.icp], 6):
-        at = _at(rng, start, end)
-        events.append((at, _funding(rng, c, at)))
-    return events
-
-
-def _bursts(
-    rng: random.Random, people: list[_Person], start: datetime, end: datetime, *, share: float
-) -> list[tuple[datetime, dict[str, Any]]]:
-    """Hot prospects, mostly senior people at ICP accounts: pricing twice within days."""
-    pool = [p for p in people if p.company.icp and p.seniority in SENIOR]
-    senior = {id(p) for p in pool}
-    rest = [p for p in people if id(p) not in senior]
-    n = round(len(people) * share)
-    hot = rng.sample(pool, min(len(pool), n * 3 // 4))
-    hot += rng.sample(rest, min(len(rest), n - len(hot)))
-    events = []
-    for p in hot:
-        days = (end - start).total_seconds() / 86400
-        first = start + timedelta(days=rng.uniform(0, max(0.0, days - 3)))
-        last = min(end, first + timedelta(days=rng.uniform(1, 3)))
-        for _ in range(rng.randint(2, 3)):
-            events.append((_at(rng, first, last), _visit(p, p.company, "/pricing", "Pricing")))
-        for path, title in rng.sample(PAGES_HOT, rng.randint(1, 3)):
-            events.append((_at(rng, first, last), _visit(p, p.company, path, title)))
-        events += [(_at(rng, first, last), _email(rng, p)) for _ in range(rng.randint(0, 2))]
-    return events
-
-
-def _second_wave(
-    rng: random.Random,
-    people: list[_Person],
-    companies: list[Company],
-    start: datetime,
-    end: datetime,
-) -> list[tuple[datetime, dict[str, Any]]]:
-    events = []
-    for p in people:
-        events += [(_at(rng, start, end), _email(rng, p)) for _ in range(rng.randint(2, 6))]
-    events += _bursts(rng, people, start, end, share=0.5)
-    for _ in range(20):
-        c = rng.choice(companies)
-        events.append((_at(rng, start, end), _visit(None, c, "/pricing", "Pricing")))
-    for c in rng.sample([c for c in companies if c.icp], 2):
-        at = _at(rng, start, end)
-        events.append((at, _funding(rng, c, at)))
-    return events
-
-
 def _outreach(
-    b: _Builder, windows: Iterable[Any], people: Mapping[str, _Person], start: datetime
-) -> list[_Person]:
+    b: _Builder, windows: Iterable[Any], people: Mapping[str, Employee], start: datetime
+) -> list[Employee]:
     """What a sequencer reports on the windows: touches, then replies, meetings and the rest."""
     rng = b.rng
-    acts: list[tuple[datetime, str, _Person, dict[str, Any]]] = []
+    acts: list[tuple[datetime, str, Employee, dict[str, Any]]] = []
     touched = []
     for w in windows:
         p = people.get(w["person_key"])
@@ -424,11 +262,11 @@ def _outreach(
     return touched
 
 
-def _move(b: _Builder, p: _Person, target: Company, at: datetime) -> None:
+def _move(b: _Builder, p: Employee, target: Company, at: datetime) -> None:
     """A job change keyed by the *old* account: it departs after everything there."""
     seniority = b.rng.choice(("vp", "director", "c_level"))
     title, department = b.rng.choice(TITLES[seniority])
-    mover = _Person(p.n, target, title, seniority, department, f"p{p.n:03d}@{target.domain}")
+    mover = Employee(p.n, target, title, seniority, department, f"p{p.n:03d}@{target.domain}")
     body = {
         "type": "job_changed",
         "event_id": b.event_id("j"),

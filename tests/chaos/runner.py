@@ -53,6 +53,7 @@ class Scenario:
     expectation: Expectation = field(init=False)
     verdict: Verdict | None = None
     faults: list[str] = field(default_factory=list)  # one line per fault injected
+    events: list[str] = field(default_factory=list)  # and per thing seen: crashes, restarts
     failure: str | None = None
     dead: dict[tuple[str, str], int] = field(default_factory=dict)
     produced_done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -61,9 +62,10 @@ class Scenario:
     def __post_init__(self) -> None:
         self.expectation = expect(self.settings, self.history.records)
 
-    def note(self, fault: str) -> None:
-        line = f"{self.elapsed():6.1f}s {fault}"
-        self.faults.append(line)
+    def note(self, text: str, *, fault: bool = True) -> None:
+        """Print a timed line; `fault=False` for what is seen rather than injected."""
+        line = f"{self.elapsed():6.1f}s {text}"
+        (self.faults if fault else self.events).append(line)
         print(f"chaos[{self.name}] {line}", flush=True)
 
     def elapsed(self) -> float:
@@ -174,7 +176,7 @@ class Scenario:
     async def _supervise(self) -> None:
         while True:
             for crash in self.fleet.supervise():
-                self.note(f"CRASH {crash.worker} exit {crash.exit_code}; restarted")
+                self.note(f"CRASH {crash.worker} exit {crash.exit_code}; restarted", fault=False)
                 for line in crash.lines[-6:]:
                     print(f"chaos[{self.name}]     {line}")
             await asyncio.sleep(0.5)

@@ -33,7 +33,7 @@ async def pause_broker(s: Scenario, pid: int, rng: random.Random) -> None:
         await asyncio.sleep(PAUSE_SECONDS)
     finally:
         os.kill(pid, signal.SIGCONT)
-    s.note("SIGCONT broker")
+    s.note("SIGCONT broker", fault=False)
 
 
 @fails_today(

@@ -34,12 +34,14 @@ async def rotate(s: Scenario, rng: random.Random) -> None:
             if time.monotonic() - at >= restart_after:
                 s.fleet.start(name, fresh_state=empty)
                 del down[name]
-                s.note(f"restart {name} on {'an empty' if empty else 'its own'} state dir")
+                s.note(
+                    f"restart {name} on {'an empty' if empty else 'its own'} state dir", fault=False
+                )
         if kills >= KILLS and s.produced_done.is_set():
             continue
         ready = [n for n in sorted(s.fleet.running()) if n not in down and s.fleet.ready(n)]
         if len(ready) < 2:
-            s.note(f"no kill: {len(ready)} worker(s) ready")
+            s.note(f"no kill: {len(ready)} worker(s) ready", fault=False)
             continue
         victim = rng.choice(ready)
         s.fleet.kill(victim)

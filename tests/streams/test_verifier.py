@@ -110,6 +110,7 @@ def test_a_window_unlike_the_replay_fails_even_when_delivered_once(settings):
     assert not verdict.ok
     assert verdict.unlike == (window["window_id"],)
     assert not verdict.lost and not verdict.extra
+    assert "differs in score.total" in "\n".join(verdict.details(expectation))
 
 
 def test_an_undecodable_record_on_the_windows_topic_fails_the_verdict(settings):
