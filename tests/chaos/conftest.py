@@ -126,4 +126,6 @@ def finish(
     if problems:
         for line in asyncio.run(scenario.explain()):
             print(f"chaos[{scenario.name}] {line}")
+        for problem in problems:  # printed too: an xfail report does not show the message
+            print(f"chaos[{scenario.name}] problem: {problem}")
         pytest.fail("; ".join(problems), pytrace=False)
