@@ -156,7 +156,15 @@ class Fleet:
 
     def metric(self, name: str, **labels: str) -> float:
         """A counter or gauge summed over every running worker (0 where unreachable)."""
-        total = 0.0
+        return sum(
+            value
+            for found, value in self.samples(name).items()
+            if all(dict(found).get(k) == v for k, v in labels.items())
+        )
+
+    def samples(self, name: str) -> dict[frozenset[tuple[str, str]], float]:
+        """Every label set of metric `name`, summed over the running workers."""
+        out: dict[frozenset[tuple[str, str]], float] = {}
         for slot in self.slots.values():
             if not slot.alive:
                 continue
@@ -168,11 +176,10 @@ class Fleet:
                 continue
             for family in text_string_to_metric_families(text):
                 for sample in family.samples:
-                    if sample.name != name:
-                        continue
-                    if all(sample.labels.get(k) == v for k, v in labels.items()):
-                        total += sample.value
-        return total
+                    if sample.name == name:
+                        labels = frozenset(sample.labels.items())
+                        out[labels] = out.get(labels, 0.0) + sample.value
+        return out
 
     def agent_crashes(self) -> list[str]:
         """Faust's lines for an agent that raised (it restarts it; the batch is skipped)."""

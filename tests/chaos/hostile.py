@@ -16,11 +16,16 @@ too late) is as good as any signal, so it goes right after the signal it was mad
 on the history's topic, keyed by its own account: the verifier replays it like the rest.
 Accepted mutations of job changes, activity and contacts are dropped: they would reorder
 what the history keeps in order (tests/chaos/history.py).
+
+The corpus is seeded, but Hypothesis also draws constants it finds in the project's loaded
+modules, so one seed gives one corpus per command (`make chaos` imports more than a single
+test file does). `corpus_digest` names it in the scenario's output.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import random
 from datetime import UTC, datetime, timedelta
@@ -38,7 +43,7 @@ from streams.topics import Topics
 from streams.verifier import decode_as_ingest
 from tests.chaos.history import Barrier, History
 
-__all__ = ["hostile_history"]
+__all__ = ["corpus_digest", "hostile_history"]
 
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -113,6 +118,17 @@ def hostile_history(settings: Settings, history: History, seed_: int, count: int
     return History(history.seed, tuple(out), history.people, history.accounts, counts)
 
 
+def corpus_digest(history: History) -> str:
+    """A short digest of every record of a history, hostile ones included."""
+    digest = hashlib.sha256()
+    for step in history.steps:
+        if isinstance(step, Record):
+            digest.update(step.topic.rsplit(".", 1)[-1].encode())
+            digest.update(step.key or b"")
+            digest.update(step.value or b"")
+    return digest.hexdigest()[:12]
+
+
 def _curated(
     settings: Settings, steps: list[Any], first: int, rng: random.Random
 ) -> list[tuple[int, Record]]:
@@ -178,6 +194,8 @@ def _draw(seed_: int, sources: list[Record], n: int) -> list[tuple[str, Any]]:
     @settings(
         max_examples=n,
         database=None,
+        deadline=None,
+        print_blob=False,
         phases=[Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
