@@ -1,14 +1,18 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   install into .venv, start the embedded broker and a worker, replay a sample
-#   make test   install, lint, type-check, run unit and integration tests (what CI runs)
+#   make test   install, lint, type-check, run unit and integration tests and the chaos tier
+#               (what CI runs)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# `make chaos CHAOS=kill_rotation` runs the scenarios whose test names match (pytest -k);
+# CHAOS_SEED=N replays another seed (history, fault choices and timing).
+CHAOS ?=
 
-.PHONY: install demo test lint unit integration bench schemas tools clean
+.PHONY: install demo test lint unit integration chaos bench schemas tools clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version'
@@ -50,10 +54,16 @@ unit: $(STAMP) tools
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
 integration: $(STAMP) tools
-	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+	$(BIN)/pytest -m "integration and not chaos" $(PYTEST_ARGS)
+
+# Fault injection on the embedded broker, each scenario ending with the delivery verifier
+# (tests/chaos, README "Reliability"). About ten minutes on two cores; -s shows progress.
+chaos: $(STAMP)
+	$(BIN)/pytest -m chaos -s $(if $(CHAOS),-k "$(CHAOS)") $(PYTEST_ARGS)
 
 test: lint $(STAMP) tools
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not chaos" $(PYTEST_ARGS)
+	$(MAKE) chaos
 
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
