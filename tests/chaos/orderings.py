@@ -26,9 +26,8 @@ from rules.offline.replay import Replay
 from rules.rulebook.loader import load_rulebook
 from signals.codec import Rejected, encode
 from signals.contacts import CrmContact
-from signals.identity import partition_key
+from signals.identity import account_key, partition_key, signal_account_key
 from signals.models import JobChanged
-from streams.routing import DEPARTURE, route_signal
 from streams.settings import Settings
 from streams.topics import Topics
 from streams.verifier import decode_as_ingest, keyed_partition
@@ -125,7 +124,15 @@ def _ingest(
         elif record.topic == topics.activity:
             key, route = partition_key(item.account, item.person), "activity"
         else:
-            key, header = route_signal(item)
-            moving = header == DEPARTURE and isinstance(item, JobChanged)
-            route = "departure" if moving else "signal"
+            key, route = _signal_route(item)
         keyed[keyed_partition(key, settings.partitions)].append((route, item))
+
+
+def _signal_route(signal: Any) -> tuple[str, str]:
+    """Where the router sends a signal: a job change away from an account goes there first."""
+    previous = signal.properties.previous_account if isinstance(signal, JobChanged) else None
+    if previous is not None:
+        old = account_key(previous.domain)
+        if old != signal_account_key(signal.account, signal.person):
+            return old, "departure"
+    return partition_key(signal.account, signal.person), "signal"
