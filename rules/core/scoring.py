@@ -122,9 +122,13 @@ def trigger_fires(
         return False  # nothing scored the signal and no rule is named: nothing to count
     at_s = at.timestamp()
     since = at_s - trigger.within_hours * 3600 if trigger.within_hours is not None else None
-    times = {t for s in sums if s.rule == rule for t in s.recent}
+    # A list, not a set: two visits in the same second are two visits. A time the sums
+    # hold already is taken to be the current signal's (the engine passes sums with it).
+    times = [t for s in sums if s.rule == rule for t in s.recent]
     if current is not None and current.rule == rule:
-        times.add(current.occurred_at.timestamp())
+        now = current.occurred_at.timestamp()
+        if now not in times:
+            times.append(now)
     return sum(1 for t in times if t <= at_s and (since is None or t >= since)) >= trigger.min_count
 
 

@@ -299,6 +299,16 @@ def _trigger(**fields: Any) -> Trigger:
             contribution("now", DAY, rule="pricing_visit"),
             False,
         ),
+        # Two visits in the same second are two visits (the sums hold the current one).
+        (
+            _trigger(),
+            [
+                contribution("first", DAY, rule="pricing_visit"),
+                contribution("now", DAY, rule="pricing_visit"),
+            ],
+            contribution("now", DAY, rule="pricing_visit"),
+            True,
+        ),
         # A named rule is counted even when another rule scored the current signal.
         (
             _trigger(min_count=1),
