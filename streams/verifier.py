@@ -11,7 +11,7 @@ the order it produced them (anything with `topic`, `key` and `value`, such as
 - what is accepted is applied with `rules.offline.replay.Replay` (job changes at the
   previous account, then at the new one) under the worker's clock: with `clock="event"`
   each keyed partition's newest event time so far, otherwise the wall clock;
-- what the core finds too late is an expected dead letter on the keyed topic's `.dlq`.
+- what the core finds too late is an expected dead letter on its source topic's `.dlq`.
 
 The expected windows are exact only if the engine sees each account's records in the
 order of the history: produce one account's signals to one topic, keyed by
@@ -177,7 +177,6 @@ def expect(
     topics = Topics.from_settings(settings)
     core = Replay(rulebook if rulebook is not None else load_rulebook(settings.rulebook))
     wall = wall or (lambda: datetime.now(UTC))
-    keyed_dlq = topics.dead_letter(topics.keyed)
     newest: dict[int, datetime] = {}
     dead: Counter[tuple[str, str]] = Counter()
     consumed: Counter[str] = Counter()
@@ -209,7 +208,7 @@ def expect(
         else:
             verdict = core.apply(decoded, now).verdict
         if verdict == "too_late":
-            dead[(keyed_dlq, "too_late")] += 1
+            dead[(topics.dead_letter(record.topic), "too_late")] += 1
         for window in core.windows[opened:]:
             partitions.setdefault(window.window_id, p)
 

@@ -157,7 +157,7 @@ def test_a_signal_older_than_the_horizon_is_consumed_then_dead_lettered_as_too_l
     )
     history += records_on_one_topic(settings.topic_page_visited, [old])
     expectation = expect(settings, history)
-    assert expectation.dead_letters == {(settings.topic_keyed + ".dlq", "too_late"): 1}
+    assert expectation.dead_letters == {(settings.topic_page_visited + ".dlq", "too_late"): 1}
     assert expectation.consumed == {settings.topic_page_visited: 5}
     assert len(expectation.windows) == 1
 
