@@ -13,6 +13,7 @@ the memo. See `streams.score` for the order of a frame's effects.
 Keys (all under the account's partition):
 
     accounts    <account key>
+                \x00clock       the partition's event clock (unix seconds, as text)
     prospects   <account key>|<person key>          (fan-out scans the `<account>|` prefix)
     overflow    <owner>|<UTC day>                    (dedup fingerprints spilled by the core)
     timers      <due, 12 digits>|<kind>|<account>|<person>|<ref>  (in time order; the
@@ -22,7 +23,7 @@ Keys (all under the account's partition):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -58,6 +59,7 @@ def timer_key(due: datetime, kind: str, account: str | None, person: str, ref: s
 
 
 _TIMER = msgspec.msgpack.Decoder(tuple[str, str | None, str, str])
+_CLOCK_KEY = b"\x00clock"  # no account key starts with NUL
 
 
 class PartitionState:
@@ -123,6 +125,14 @@ class PartitionState:
     def overflow(self, owner: str, day: int) -> frozenset[int]:
         raw = self._get("overflow", f"{owner}|{day}".encode(), lambda _k, raw: raw)
         return frozenset(_FPS.decode(raw)) if raw else frozenset()
+
+    def clock(self) -> datetime | None:
+        """The partition's event clock as last stored (`FOLLOWUP_CLOCK=event`)."""
+        raw = self._get("accounts", _CLOCK_KEY, lambda _k, raw: raw)
+        return datetime.fromtimestamp(float(raw), tz=UTC) if raw else None
+
+    def put_clock(self, at: datetime) -> None:
+        self._dirty[("accounts", _CLOCK_KEY)] = repr(at.timestamp()).encode()
 
     def suppression(self, person_key: str) -> Suppression | None:
         return self._suppression(person_key)

@@ -132,6 +132,12 @@ class Scorer:
         `asyncio.CancelledError` when the worker stops (the frame is then redelivered)."""
         state = PartitionState(partition, self.stores, self.memo, self.suppressions.get)
 
+        if self.event_clock and partition not in self._event_time:
+            stored = state.clock()  # the partition's clock survives restarts and moves
+            if stored is not None:
+                self._event_time[partition] = stored
+        started_at = self._event_time.get(partition)
+
         def now(event_time: datetime | None) -> datetime:
             return self._now(partition, event_time)
 
@@ -149,6 +155,8 @@ class Scorer:
                 handler(entry, work)
             except Exception as exc:  # a bug must not stop the partition, nor skip the rest
                 self._processing_error(entry, exc, work)
+        if self.event_clock and self._event_time.get(partition) != started_at:
+            state.put_clock(self._event_time[partition])
         if work.outputs:
             await self.sender.deliver(work.outputs)
         if state.changed:
