@@ -25,6 +25,7 @@ from streams.delivery import Out, Sender
 from streams.ends import install_true_highwaters
 from streams.faust_internals import install_fetch_wait, shared_rocksdb_options
 from streams.frames import TICK, Entry, encode_frame
+from streams.gaps import FrameOrder, HoleReader
 from streams.health import Health
 from streams.kafka_security import client_kwargs, faust_credentials
 from streams.metrics import Metrics
@@ -53,9 +54,11 @@ class Runtime(mode.Service):
         health: Health,
         router: Router,
         suppressions: Suppressions,
+        closers: tuple[Any, ...] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self._closers = closers
         self._producer_kwargs = producer_kwargs
         self._producer: AIOKafkaProducer | None = None
         self.followup_health = health
@@ -83,6 +86,9 @@ class Runtime(mode.Service):
         for loop in self._loops:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await loop
+        for close in self._closers:
+            with contextlib.suppress(Exception):
+                await close()
         if self._producer is not None:
             await self._producer.stop()
 
@@ -235,7 +241,9 @@ def create_app(
         max_future_skew_seconds=settings.max_future_skew_seconds,
         batch_size=settings.batch_size,
     )
-    runtime = Runtime(producer_kwargs, health, router, suppressions)
+    holes = HoleReader(kafka)
+    scorer.order = FrameOrder(holes, lambda: app.consumer, on_filled=metrics.frames_refilled.inc)
+    runtime = Runtime(producer_kwargs, health, router, suppressions, closers=(holes.stop,))
 
     @app.task
     async def _start_runtime() -> None:
@@ -252,7 +260,14 @@ def create_app(
     app.followup_pipeline = scorer  # type: ignore[attr-defined]
     app.followup_health = health  # type: ignore[attr-defined]
     app.followup_runtime = runtime  # type: ignore[attr-defined]
-    install_observers(app, metrics, tables=tables.values(), router=router, client_kwargs=kafka)
+    install_observers(
+        app,
+        metrics,
+        tables=tables.values(),
+        router=router,
+        client_kwargs=kafka,
+        stall_after=settings.stall_after_seconds,
+    )
     install_reload(app, scorer, settings.rulebook, metrics)
     install_views(app, metrics)
 

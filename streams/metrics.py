@@ -142,6 +142,19 @@ class Metrics:
             "Table recoveries from changelog completed.",
             registry=r,
         )
+        self.partition_stalls = Counter(
+            f"{p}_partition_stalls_total",
+            "Assigned partitions found with lag and no commit progress; each makes the "
+            "worker rejoin its consumer group (streams.watchdog).",
+            ["topic"],
+            registry=r,
+        )
+        self.frames_refilled = Counter(
+            f"{p}_frames_refilled_total",
+            "Keyed frames faust never delivered, read back from the broker and applied in "
+            "order (streams.gaps).",
+            registry=r,
+        )
         self.delivery_failures = Counter(
             f"{p}_delivery_failures_total",
             "Produce attempts the broker did not acknowledge (each is retried), by topic.",

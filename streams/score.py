@@ -53,6 +53,7 @@ from streams.frames import (
     FrameError,
     decode_frame,
 )
+from streams.gaps import FrameOrder
 from streams.health import Health
 from streams.metrics import Metrics
 from streams.partition import TABLES, PartitionState
@@ -101,6 +102,7 @@ class Scorer:
         )
         self._event_time: dict[int, datetime] = {}
         self.ready_to_send: asyncio.Event | None = None  # set once the output producer runs
+        self.order: FrameOrder | None = None  # streams.gaps: no frame skipped, none reordered
         self._dispatch = {
             SIGNAL: self.handlers.signal,
             ARRIVAL: self.handlers.arrival,
@@ -124,6 +126,10 @@ class Scorer:
             if self.ready_to_send is not None:
                 await self.ready_to_send.wait()
             message = event.message
+            if self.order is not None:  # frames faust never delivered come first
+                for record in await self.order.skipped(message):
+                    await self.process(record.partition, record.value, record)
+                    self.order.applied(message, record)
             await self.process(message.partition, message.value, message)
             yield None
 
@@ -173,6 +179,8 @@ class Scorer:
     def on_rebalance(self, revoked: set[int] | None = None) -> None:
         """Decoded states of partitions that moved may be stale when they come back."""
         self.memo.forget(revoked)
+        if self.order is not None:
+            self.order.forget(revoked)
         if revoked is None:
             self._event_time.clear()
         for p in revoked or ():

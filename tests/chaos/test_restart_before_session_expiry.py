@@ -3,10 +3,10 @@ once, while the dead member is still in the group, three times during the histor
 
 The replacement starts on an empty state directory, so that this scenario is about the
 group rejoin alone (restarting on the worker's own state is the kill rotation's). The
-existing fault test waits out the session because Faust was seen to leave one partition
-unfetched after such a rejoin on the embedded broker: if that happens, the verifier names
-the lost windows by keyed partition and the report shows which partition's committed
-offset stopped.
+"unfetched partition" once seen after such a rejoin was faust dropping the records it
+queued while finishing recovery (`streams.gaps` explains it and fills the hole); if a
+partition still stops, the verifier names the lost windows by keyed partition and the
+report shows which partition's committed offset stopped.
 """
 
 from __future__ import annotations

@@ -19,7 +19,13 @@ from signals.codec import decode_window
 from signals.sample import generate
 from streams.local import produce, read_topic, wait_until
 from tests.conftest import scrape
-from tests.support import expected_windows, read_all, records_on_one_topic, wait_ready
+from tests.support import (
+    expected_windows,
+    read_all,
+    records_on_one_topic,
+    wait_caught_up,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +55,10 @@ def test_killed_worker_recovers_from_changelog_without_losing_or_adding_windows(
     expected = {w.window_id: w for w in expected_windows(settings, records)}
     assert len(expected) >= 10, "the history must open enough windows to be a real test"
 
-    asyncio.run(produce(settings, records))
+    # The second half is produced only after the kill: the kill always lands mid-stream,
+    # however fast the first worker is.
+    half = len(records) // 2
+    asyncio.run(produce(settings, records[:half]))
     first = start_worker(settings, name="first")
 
     seen: list = []
@@ -59,23 +68,21 @@ def test_killed_worker_recovers_from_changelog_without_losing_or_adding_windows(
             seen[:] = await read_topic(
                 settings,
                 settings.topic_windows_opened,
-                until=lambda got: len(got) >= len(expected) // 4,
+                until=lambda got: len(got) >= 1,
                 timeout=0.5,
             )
         except TimeoutError:  # the worker has not created its topics yet
             return False
-        return len(seen) >= len(expected) // 4
+        return len(seen) >= 1
 
-    asyncio.run(wait_until(some_windows_out, timeout=90, what="a quarter of the windows"))
+    asyncio.run(wait_until(some_windows_out, timeout=90, what="the first windows"))
     first.kill()
     published_before_kill = len(seen)
-    assert published_before_kill < len(expected), "killed too late to test a mid-stream crash"
+    asyncio.run(produce(settings, records[half:]))
 
-    # The killed worker stays a member of the group until its session times out. The
-    # embedded broker then re-admits the new worker without a new generation, and faust
-    # can leave one partition unfetched (seen here; a plain consumer reads it fine). Kafka
-    # bumps the generation; here the new worker starts once the old session has expired.
-    time.sleep(settings.session_timeout_seconds + 2)
+    # The replacement starts at once, while the killed worker is still a member of the
+    # group. On the embedded broker faust was seen to leave one partition unprocessed
+    # after such a rejoin; the stall watchdog (streams.watchdog) must find it and rejoin.
     # A fresh state directory: the tables can only come back from the changelog topics.
     second = start_worker(
         settings.model_copy(update={"state_dir": tmp_path / "fresh-state"}), name="second"
@@ -110,7 +117,7 @@ def test_killed_worker_recovers_from_changelog_without_losing_or_adding_windows(
         print("plain read of the keyed topic:", asyncio.run(_plain_read(settings)))
         raise
     assert second.alive, second.log_tail()
-    time.sleep(3)  # anything extra would be published by now
+    wait_caught_up(settings, timeout=90)  # anything extra would be published by now
     messages = read_all(settings, settings.topic_windows_opened)
     windows = [decode_window(m.value) for m in messages]
     by_id: dict[str, list] = {}

@@ -41,6 +41,8 @@ def _populated() -> Metrics:
     metrics.table_keys.labels("accounts").set(10)
     metrics.rebalances.inc()
     metrics.recoveries.inc()
+    metrics.partition_stalls.labels("followup.signals-by-account").inc()
+    metrics.frames_refilled.inc(3)
     metrics.rulebook_reload_failures.inc()
     metrics.ready.set(1)
     metrics.delivery_failures.labels("followup.windows-opened", "KafkaTimeoutError").inc()
@@ -57,7 +59,7 @@ def _families(metrics: Metrics) -> list:
 
 def test_every_metric_has_the_prefix_help_and_a_sample():
     families = _families(_populated())
-    assert len(families) == 22
+    assert len(families) == 24
     for family in families:
         assert family.name.startswith(f"{PREFIX}_"), family.name
         assert family.documentation, family.name
