@@ -33,6 +33,10 @@ leader), each `interval` seconds, and a receiver for faust's `on_rebalance_compl
   the `on_rebalance_complete` signal, which faust sends when recovery completes, counts it.
   A table given its own callback keeps it and is left out (logged).
 
+- the stall watchdog (`streams.watchdog`): the keyed partitions' committed offsets and lag
+  from the same tick; a partition with lag whose committed offset stopped while the worker
+  is ready gets the consumer group to rejoin.
+
 `followup_rebalances_total` stays with the receiver in `streams.app`.
 
 The timer never raises: each step logs its failure and the others still run. A step that
@@ -53,6 +57,7 @@ from faust.exceptions import ConsumerNotStarted
 
 from streams.ends import EndProbe
 from streams.metrics import Metrics
+from streams.watchdog import StallWatch, describe_partition, request_rejoin
 from streams.web import readiness, stream_partitions
 
 __all__ = ["Observer", "install_observers"]
@@ -75,9 +80,12 @@ class Observer:
         table_keys_interval: float,
         probe: EndProbe | None = None,
         router: Any = None,
+        stall_after: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
+        self.watch = StallWatch(stall_after) if stall_after else None
+        self._committed: dict[Any, int] = {}  # the score agent's partitions, last tick
         self.probe = probe
         self.router = router
         self.metrics = metrics
@@ -137,6 +145,34 @@ class Observer:
         for labels, value in lag.items():
             self.metrics.consumer_lag.labels(*labels).set(value)
         self._lag_labels = set(lag)
+        if self.watch is not None and tps:
+            await self._watch(self.watch, consumer, lag)
+
+    async def _watch(
+        self, watch: StallWatch, consumer: Any, lag: dict[tuple[str, str], int]
+    ) -> None:
+        """Feed the stall watchdog; rejoin the group when a partition stalled."""
+        if getattr(self.app, "rebalancing", False) or not all(readiness(self.app).values()):
+            watch.reset()  # stopped on purpose, or not started: nothing is stalled
+            return
+        by_tp = {tp: lag.get((tp.topic, str(tp.partition)), 0) for tp in self._committed}
+        stalled = watch.stalled(self._committed, by_tp, self.clock())
+        if not stalled:
+            return
+        for tp in stalled:
+            self.metrics.partition_stalls.labels(tp.topic).inc()
+            log.warning(
+                "partition %s-%d has lag %d and its committed offset %d has not moved for "
+                "%.0f s: rejoining the consumer group (%s)",
+                tp.topic,
+                tp.partition,
+                by_tp[tp],
+                self._committed[tp],
+                watch.stall_after,
+                describe_partition(consumer, tp),
+            )
+        watch.reset()
+        await request_rejoin(consumer)
 
     async def _lag(self, consumer: Any, tps: set[Any]) -> dict[tuple[str, str], int]:
         # faust's own record of committed offsets (None: nothing committed yet, or offset 0).
@@ -149,6 +185,7 @@ class Observer:
             if offset is None:  # nothing committed: counts from the earliest offset kept
                 offset = earliest.get(tp) or 0
             committed[TopicPartition(tp.topic, tp.partition)] = offset
+        self._committed = {tp: committed[TopicPartition(tp.topic, tp.partition)] for tp in tps}
         if self.router is not None:  # the router's group, on the input topics
             committed.update(await self.router.committed())
         ends = await self._ends(committed.keys())
@@ -232,6 +269,7 @@ def install_observers(
     client_kwargs: dict[str, Any] | None = None,
     interval: float = 5.0,
     table_keys_interval: float = 30.0,
+    stall_after: float | None = None,
 ) -> Observer:
     """Register the observer's timer and rebalance receiver on `app`; call before start.
 
@@ -246,6 +284,7 @@ def install_observers(
         table_keys_interval=table_keys_interval,
         probe=EndProbe(client_kwargs) if client_kwargs is not None else None,
         router=router,
+        stall_after=stall_after,
     )
     for table in observer.tables:
         if getattr(table, "_on_changelog_event", None) is None:

@@ -132,6 +132,14 @@ class Settings(BaseSettings):
     )
     rebalance_timeout_seconds: float = Field(default=6.0, gt=0)
     session_timeout_seconds: float = Field(default=6.0, gt=0)
+    stall_after_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description=(
+            "A keyed partition with lag whose committed offset has not moved for this long "
+            "makes the worker rejoin its group (streams.watchdog); 0 turns the watchdog off."
+        ),
+    )
     clock: Literal["wall", "event"] = Field(
         default="wall",
         description=(

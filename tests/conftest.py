@@ -82,6 +82,8 @@ def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
         partitions=4,
         batch_seconds=0.02,
         commit_interval_seconds=0.3,
+        # A stalled partition is found and rejoined within a test's deadlines.
+        stall_after_seconds=15.0,
         log_level="info",
         # Tests replay histories from days ago: judge freshness by their event time, as
         # a backfill would (tests/integration/test_freshness.py covers the wall clock).

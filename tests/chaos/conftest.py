@@ -64,6 +64,7 @@ def chaos_settings(chaos_broker: EmbeddedBroker, tmp_path: Path) -> Settings:
         commit_interval_seconds=0.3,
         session_timeout_seconds=6.0,
         rebalance_timeout_seconds=6.0,
+        stall_after_seconds=15.0,  # streams.watchdog: rejoin a stalled partition
         log_level="info",
         clock="event",  # the history is dated in the past: judge it by its own time
         **topics,
