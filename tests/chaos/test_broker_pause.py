@@ -17,7 +17,6 @@ import signal
 import pytest
 
 from tests.chaos.conftest import play
-from tests.chaos.known import CONSISTENCY, fails_today
 from tests.chaos.runner import Scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
@@ -36,11 +35,6 @@ async def pause_broker(s: Scenario, pid: int, rng: random.Random) -> None:
     s.note("SIGCONT broker", fault=False)
 
 
-@fails_today(
-    CONSISTENCY + " in running workers, when the pause expired the group's sessions and the "
-    "rebalance after SIGCONT hands partitions back; the group survives some pauses whole",
-    strict=False,
-)
 def test_a_paused_broker_loses_and_invents_no_window(
     chaos_broker, chaos_settings, history, fleet, seed, request
 ):

@@ -15,7 +15,6 @@ import pytest
 
 from tests.chaos.conftest import finish
 from tests.chaos.hostile import corpus_digest, hostile_history
-from tests.chaos.known import HUGE_DEAD_LETTER, fails_today
 from tests.chaos.runner import Scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
@@ -23,7 +22,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 HOSTILE = 400
 
 
-@fails_today(HUGE_DEAD_LETTER)
 def test_hostile_records_are_dead_lettered_and_counted_and_the_windows_stay_exact(
     chaos_settings, history, fleet, seed, request
 ):

@@ -13,7 +13,6 @@ import time
 import pytest
 
 from tests.chaos.conftest import finish
-from tests.chaos.known import CONSISTENCY, fails_today
 from tests.chaos.runner import Scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
@@ -50,10 +49,6 @@ async def rotate(s: Scenario, rng: random.Random) -> None:
         s.note(f"SIGKILL {victim} (kill {kills})")
 
 
-@fails_today(
-    CONSISTENCY
-    + " in restarted and running workers; after the crashes the group can stay leaderless"
-)
 def test_kill_rotation_loses_and_invents_no_window(chaos_settings, history, fleet, seed, request):
     for name in ("w1", "w2", "w3"):
         fleet.start(name)

@@ -11,7 +11,6 @@ import random
 import pytest
 
 from tests.chaos.conftest import play
-from tests.chaos.known import CONSISTENCY, fails_today
 from tests.chaos.runner import Scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
@@ -37,7 +36,6 @@ async def churn(s: Scenario, rng: random.Random) -> None:
         changes += 1
 
 
-@fails_today(CONSISTENCY + " in running workers handed back a partition they held before")
 def test_workers_joining_and_leaving_lose_and_invent_no_window(
     chaos_settings, history, fleet, seed, request
 ):

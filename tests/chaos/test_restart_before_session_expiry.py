@@ -17,7 +17,6 @@ import random
 import pytest
 
 from tests.chaos.conftest import play
-from tests.chaos.known import CONSISTENCY, fails_today
 from tests.chaos.runner import Scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
@@ -36,7 +35,6 @@ async def restart_at_once(s: Scenario, rng: random.Random) -> None:
         s.note(f"SIGKILL {victim} and start its replacement at once ({n})")
 
 
-@fails_today(CONSISTENCY + " in the running worker when the replacement joins")
 def test_a_replacement_started_before_the_session_expires_loses_no_window(
     chaos_settings, history, fleet, seed, request
 ):
