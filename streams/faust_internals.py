@@ -10,6 +10,12 @@ relies on, in one place. `tests/streams/test_faust_internals.py` fails if one mo
   batches itself; `shared_rocksdb_options` gives every DB one block cache).
 - `faust.stores.memory.Store.data`: the memory store's dict (development only).
 - `Table.changelog_topic`, `Table.data`: a table's changelog topic and store.
+- `Consumer.ack`, `Consumer._committed_offset`: `streams.gaps` acknowledges the offsets it
+  read back itself (records `Recovery.on_recovery_completed` dropped when it cleared the
+  stream queues after seeking), so that commits move past them.
+- `Consumer._thread` (`AIOKafkaConsumerThread.call_thread`, `_ensure_consumer()`) and
+  aiokafka's `GroupCoordinator.request_rejoin`: the stall watchdog's rejoin
+  (`streams.watchdog`), and its diagnosis of a stalled partition.
 """
 
 from __future__ import annotations
