@@ -62,6 +62,9 @@ from streams.local import Record, WorkerProcess, produce, settings_env
 from streams.settings import Settings
 from streams.topics import Topics
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: its siblings
+from latency import Latency, steady_latency
+
 __all__ = ["main"]
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -74,7 +77,8 @@ PLAIN = "plain aiokafka consume+decode"
 BARE = "minimal Faust, no table"
 TABLE = "minimal Faust + RocksDB table"
 PIPELINE = "pipeline, 1 worker"
-ORDER = (PLAIN, BARE, TABLE, PIPELINE)
+PIPELINE2 = "pipeline, 2 workers"
+ORDER = (PLAIN, BARE, TABLE, PIPELINE, PIPELINE2)
 
 
 def say(text: str) -> None:
@@ -333,15 +337,24 @@ class Bench:
             }
         )
 
-    async def pipeline(self, *, profile_out: Path | None = None) -> tuple[Timing, int]:
-        """One run of `followup run`; returns its timing and the windows it opened."""
+    async def pipeline(
+        self, *, workers: int = 1, profile_out: Path | None = None
+    ) -> tuple[Timing, int]:
+        """One run of `followup run` in `workers` processes of one group (each its own
+        state dir and web port); returns the timing and the windows opened."""
         settings = self.pipeline_settings()
         topics = Topics.from_settings(settings)
         await create_topics(settings, topics.all_created, partitions=self.partitions)
         command = [sys.executable, "-m", "streams.cli", "run"]
         if profile_out is not None:
             command = _profiled(command, profile_out)
-        worker = self.spawn(settings.app_id, command, settings_env(settings))
+        spawned = []
+        for n in range(workers):
+            own = settings.model_copy(
+                update={"state_dir": settings.state_dir / f"w{n}", "web_port": free_port()}
+            )
+            spawned.append(self.spawn(f"{settings.app_id}-w{n}", command, settings_env(own)))
+        worker = spawned[0]
         try:
             async with GroupWatch(settings) as watch:
                 router = f"{settings.app_id}-router"
@@ -355,9 +368,13 @@ class Bench:
                     timeout=self.timeout * (3 if profile_out else 1),
                 )
                 windows = await _windows_opened(watch, topics.windows_opened)
+            for other in spawned[1:]:
+                if not other.alive:
+                    raise RuntimeError(f"worker exited early:\n{other.log_tail()}")
             return timing, windows
         finally:
-            self.stop(worker)
+            for each in spawned:
+                self.stop(each)
 
     def cleanup(self) -> None:
         for worker in list(self.workers):
@@ -436,7 +453,9 @@ def print_profile(out: Path, lines: int) -> None:
 # -- the run ----------------------------------------------------------------------------------
 
 
-def render(results: dict[str, list[float]], windows: int, repeat: int) -> str:
+def render(
+    results: dict[str, list[float]], windows: int, repeat: int, latency: Latency | None = None
+) -> str:
     median = {name: statistics.median(rates) for name, rates in results.items() if rates}
     pipe = median.get(PIPELINE, float("nan"))
     label = "events/s" if repeat == 1 else f"events/s (median of {repeat})"
@@ -459,6 +478,14 @@ def render(results: dict[str, list[float]], windows: int, repeat: int) -> str:
     if bare:
         verdict = "MET" if pipe / bare >= 1.5 else "MISSED"
         rows.append(f"pipeline / minimal-no-table = {pipe / bare:.2f}x (target >= 1.5x: {verdict})")
+    two = median.get(PIPELINE2)
+    if two:
+        verdict = "MET" if two / pipe >= 1.4 else "MISSED"
+        rows.append(
+            f"pipeline 2 workers / 1 worker = {two / pipe:.2f}x (target >= 1.4x: {verdict})"
+        )
+    if latency is not None:
+        rows.append(latency.line())
     return "\n".join(rows)
 
 
@@ -499,8 +526,32 @@ async def run(args: argparse.Namespace, bench: Bench) -> None:
             f"{timing.seconds:.2f}s, startup {timing.startup:.1f}s, {windows} windows)"
         )
 
+    if not args.skip_scaling:
+        timing, _ = await bench.pipeline(workers=2)
+        results[PIPELINE2].append(timing.rate)
+        say(
+            f"{PIPELINE2:<32}        {timing.rate:>9,.0f} ev/s  ({timing.events} in "
+            f"{timing.seconds:.2f}s, startup {timing.startup:.1f}s)"
+        )
+        say(f"latency: one worker, {args.rate:.0f} signals/s for {args.seconds:.0f} s")
+        latency = await steady_latency(
+            bench.pipeline_settings(),
+            lambda s: bench.spawn(
+                s.app_id, [sys.executable, "-m", "streams.cli", "run"], settings_env(s)
+            ),
+            rate=args.rate,
+            seconds=args.seconds,
+            say=say,
+        )
+        say(
+            f"latency: {latency.windows} windows, p50 {latency.p50_ms:.0f} ms, "
+            f"p95 {latency.p95_ms:.0f} ms, p99 {latency.p99_ms:.0f} ms"
+        )
+    else:
+        latency = None
+
     print()
-    print(render(results, windows, args.repeat))
+    print(render(results, windows, args.repeat, latency))
 
     if args.profile:
         profiler = _profiler()
@@ -534,6 +585,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="then run the pipeline once more under pyinstrument or py-spy and print the top",
     )
     parser.add_argument("--profile-lines", type=int, default=80, help="profile lines to print")
+    parser.add_argument(
+        "--skip-scaling", action="store_true", help="skip the 2-worker and latency runs"
+    )
+    parser.add_argument("--rate", type=float, default=1000.0, help="latency load, signals/s")
+    parser.add_argument("--seconds", type=float, default=30.0, help="latency load duration")
     args = parser.parse_args(argv)
     if args.events < 1 or args.partitions < 1 or args.repeat < 1:
         parser.error("--events, --partitions and --repeat must be positive")
