@@ -126,18 +126,23 @@ async def produce(
     *,
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
-    """Send `records` with the security of `settings`; returns when all are flushed."""
+    """Send `records` with the security of `settings`; returns when the broker has
+    acknowledged every one, and raises the first delivery error if one was refused
+    (aiokafka's `flush` alone does not)."""
     producer = AIOKafkaProducer(**client_kwargs(settings), linger_ms=5)
     await producer.start()
     try:
         total = len(records)
+        deliveries = []
         for n, record in enumerate(records, 1):
-            await producer.send(
-                record.topic, record.value, key=record.key, headers=list(record.headers)
+            deliveries.append(
+                await producer.send(
+                    record.topic, record.value, key=record.key, headers=list(record.headers)
+                )
             )
             if progress is not None and (n % 100 == 0 or n == total):
                 progress(n, total)
-        await producer.flush()
+        await asyncio.gather(*deliveries)
     finally:
         await producer.stop()
 
