@@ -130,14 +130,12 @@ class FrameOrder:
         self.reader = reader
         self._consumer = consumer
         self._on_filled = on_filled
-        self._next: dict[Any, int | None] = {}
+        self._next: dict[Any, int] = {}  # keyed partition -> next offset to apply
 
     async def skipped(self, message: Any) -> list[Any]:
         """The records before `message` that were never delivered, to apply first."""
         tp, offset = message.tp, message.offset
-        expected = self._next.get(tp)
-        if tp not in self._next:
-            expected = await self._start(tp)
+        expected = self._next[tp] if tp in self._next else await self._start(tp)
         if expected is None or offset <= expected:
             self._next[tp] = offset + 1
             return []
