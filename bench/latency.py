@@ -35,7 +35,7 @@ from streams.kafka_security import client_kwargs
 from streams.settings import Settings
 from streams.topics import Topics
 
-__all__ = ["Latency", "steady_latency"]
+__all__ = ["Latency", "ready", "steady_latency"]
 
 _TICK = 0.01
 
@@ -62,7 +62,8 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[rank]
 
 
-def _ready(port: int) -> bool:
+def ready(port: int) -> bool:
+    """Whether the worker on `port` answers /health/ready with ready."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1) as r:
             return bool(orjson.loads(r.read())["status"] == "ready")
@@ -99,7 +100,7 @@ async def steady_latency(
     await create_topics(settings, topics.all_created, partitions=settings.partitions)
     worker = start_worker(settings)
     deadline = time.monotonic() + 120
-    while not _ready(settings.web_port):
+    while not ready(settings.web_port):
         if not worker.alive:
             raise RuntimeError(f"worker exited early:\n{worker.log_tail()}")
         if time.monotonic() > deadline:

@@ -30,8 +30,6 @@ import shutil
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,6 +44,7 @@ from streams.settings import Settings
 from streams.topics import Topics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: its siblings
+from latency import ready
 from pipeline import GroupWatch
 
 __all__ = ["main"]
@@ -95,14 +94,6 @@ def rss_mib(pid: int) -> float:
     except OSError:
         pass
     return 0.0
-
-
-def ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1) as r:
-            return bool(orjson.loads(r.read())["status"] == "ready")
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
 
 
 def start(settings: Settings, log: Path) -> WorkerProcess:
