@@ -39,17 +39,15 @@ import msgspec
 from rules.core import engagement as eng
 from rules.core.cadence import merge_suppressions
 from rules.core.champions import champion_facts, previous_person_key
+from rules.core.contribution import contribution_of
 from rules.core.decide import Suppressed, TriggerRef, assess, evaluation_time, open_window
 from rules.core.dedup import Overflow, Spill, is_too_late, prune_seen, remember, seen_before
-from rules.core.draft import DRAFT_FACT_KEYS
 from rules.core.facts import facts_for
 from rules.core.fitcache import FitCache
 from rules.core.merge import merge_account, merge_person
 from rules.core.scoring import (
     match_engagement_rule,
     match_trigger,
-    placeholders,
-    render_detail,
 )
 from rules.core.state import (
     AccountState,
@@ -58,22 +56,19 @@ from rules.core.state import (
     Suppression,
     fingerprint,
 )
-from rules.rulebook.model import EngagementRule, Rulebook
+from rules.rulebook.model import Rulebook
 from signals.identity import person_key, signal_account_key
 from signals.models import SignalType
 from signals.records import AccountRec, SignalRec, record_of
 from signals.windows import ChampionHistory, WindowOpened
 
 __all__ = [
-    "MAX_KEPT_TEXT",
     "Outcome",
     "StateView",
     "Suppressed",
     "Verdict",
     "account_owner",
     "apply_signal",
-    "clip",
-    "contribution_of",
     "prospect_owner",
 ]
 
@@ -147,42 +142,6 @@ def apply_signal(
         assert key is not None and rec.account is not None  # the models guarantee it
         return _account_signal(rulebook, rec, key, rec.account, account, view, now, fits)
     return _person_signal(rulebook, rec, key, account, view, now, history, fits)
-
-
-def contribution_of(
-    rulebook: Rulebook, rule: EngagementRule, signal: SignalRec, facts: Mapping[str, Any]
-) -> eng.Contribution:
-    """The contribution `rule` makes for `signal` (points before caps and decay).
-
-    Its detail and the facts kept for the draft are clipped to `MAX_KEPT_TEXT` characters:
-    they live in the state and in every window, whatever a producer sends. A detail the
-    rule renders from the kept facts alone is left empty (`rules.core.decide.resolved`
-    renders it when a window needs it)."""
-    texts = [(i, _fact_text(facts[k])) for i, k in enumerate(DRAFT_FACT_KEYS) if k in facts]
-    kept = tuple((i, clip(text)) for i, text in texts)
-    named = placeholders(rule.detail)
-    if named <= _DRAFT_KEYS and all(
-        len(text) <= MAX_KEPT_TEXT for i, text in texts if DRAFT_FACT_KEYS[i] in named
-    ):
-        detail = ""  # it renders from kept facts that were not clipped: the same text
-    else:
-        detail = clip(render_detail(rule.detail, facts))
-        if detail == clip(render_detail(rule.detail, {DRAFT_FACT_KEYS[i]: v for i, v in kept})):
-            detail = ""  # the rule renders it again from the kept facts: not stored twice
-    return eng.Contribution(
-        event_id=signal.event_id,
-        signal_type=signal.type,
-        rule=rule.name,
-        points=rule.points,
-        half_life_days=rule.half_life_days or rulebook.engagement.default_half_life_days,
-        occurred_at=signal.occurred_at,
-        detail=detail,
-        play=rule.play,
-        cap=rule.cap,
-        cap_per_day=rule.cap_per_day,
-        within_days=rule.within_days,
-        facts=kept,
-    )
 
 
 def _person_signal(
@@ -413,18 +372,3 @@ def _suppression(view: StateView, signal: SignalRec, pk: str) -> Suppression | N
 
 def _overflow(view: StateView, owner: str) -> Overflow:
     return lambda day: view.overflow(owner, day)
-
-
-MAX_KEPT_TEXT = 120
-_DRAFT_KEYS = frozenset(DRAFT_FACT_KEYS)
-
-
-def clip(text: str, limit: int = MAX_KEPT_TEXT) -> str:
-    """`text` at most `limit` characters, an ellipsis marking a cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _fact_text(value: Any) -> str:
-    if isinstance(value, (tuple, list)):
-        return ", ".join(str(v) for v in value)
-    return str(value)

@@ -12,10 +12,10 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rules.core.contribution import contribution_of
 from rules.core.decide import basis, evaluation_time
 from rules.core.draft import COUNTRY_ZONES
 from rules.core.engagement import Contribution, score
-from rules.core.engine import contribution_of
 from rules.core.facts import facts_for
 from rules.core.fitcache import fit_of
 from rules.core.scoring import match_engagement_rule, tier_at_least
