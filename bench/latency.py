@@ -17,8 +17,6 @@ import asyncio
 import math
 import statistics
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,10 +30,11 @@ from signals.models import SignalType
 from signals.sample import generate
 from streams.broker import create_topics
 from streams.kafka_security import client_kwargs
+from streams.local import is_ready
 from streams.settings import Settings
 from streams.topics import Topics
 
-__all__ = ["Latency", "ready", "steady_latency"]
+__all__ = ["Latency", "steady_latency"]
 
 _TICK = 0.01
 
@@ -60,15 +59,6 @@ def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     rank = max(0, math.ceil(q * len(ordered)) - 1)
     return ordered[rank]
-
-
-def ready(port: int) -> bool:
-    """Whether the worker on `port` answers /health/ready with ready."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1) as r:
-            return bool(orjson.loads(r.read())["status"] == "ready")
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
 
 
 def signals(settings: Settings, n: int, seed: int = 99) -> list[tuple[str, bytes, str]]:
@@ -100,7 +90,7 @@ async def steady_latency(
     await create_topics(settings, topics.all_created, partitions=settings.partitions)
     worker = start_worker(settings)
     deadline = time.monotonic() + 120
-    while not ready(settings.web_port):
+    while not is_ready(settings.web_port):
         if not worker.alive:
             raise RuntimeError(f"worker exited early:\n{worker.log_tail()}")
         if time.monotonic() > deadline:

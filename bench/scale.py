@@ -39,12 +39,11 @@ from aiokafka import AIOKafkaProducer
 
 from streams.broker import EmbeddedBroker, create_topics, free_port
 from streams.kafka_security import client_kwargs
-from streams.local import WorkerProcess
+from streams.local import WorkerProcess, is_ready
 from streams.settings import Settings
 from streams.topics import Topics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: its siblings
-from latency import ready
 from pipeline import GroupWatch
 
 __all__ = ["main"]
@@ -146,7 +145,7 @@ async def run(args: argparse.Namespace, settings: Settings, root: Path) -> str:
     rebuilt = start(fresh, root / "rebuild.log")
     began = shown = time.monotonic()
     try:
-        while not ready(fresh.web_port):
+        while not is_ready(fresh.web_port):
             if not rebuilt.alive:
                 raise RuntimeError(f"rebuild worker exited:\n{rebuilt.log_tail()}")
             await asyncio.sleep(0.5)

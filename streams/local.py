@@ -5,11 +5,14 @@ and measuring how far a consumer group is behind. Used by the demo, the tests an
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +68,16 @@ def settings_env(settings: Settings) -> dict[str, str]:
             raw = ",".join(str(part) for part in raw)
         env[f"FOLLOWUP_{name.upper()}"] = str(raw).lower() if isinstance(raw, bool) else str(raw)
     return env
+
+
+def is_ready(port: int) -> bool:
+    """Whether the worker (or sink, or ingest) on `port` answers `/health/ready` with
+    ready. Never raises: no answer is not ready."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1) as r:
+            return bool(json.load(r)["status"] == "ready")
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
 
 
 class WorkerProcess:

@@ -7,7 +7,6 @@ other's records.
 
 from __future__ import annotations
 
-import json
 import urllib.error
 import urllib.request
 import uuid
@@ -90,14 +89,6 @@ def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
         clock="event",
         **topics,
     )
-
-
-def ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1) as r:
-            return bool(json.load(r)["status"] == "ready")
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
 
 
 def scrape(port: int) -> str:

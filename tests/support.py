@@ -193,7 +193,7 @@ def wait_caught_up(settings: Settings, *, timeout: float = 60.0) -> None:
 
 def wait_ready(worker: Any, timeout: float = 90.0) -> None:
     """Wait until the worker answers /health/ready with 200; fail fast if it exits."""
-    from tests.conftest import ready
+    from streams.local import is_ready as ready
 
     def check() -> bool:
         if not worker.alive:

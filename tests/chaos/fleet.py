@@ -10,7 +10,6 @@ whether the engine recovers from it.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import urllib.error
@@ -21,7 +20,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.broker import free_port
-from streams.local import WorkerProcess
+from streams.local import WorkerProcess, is_ready
 from streams.settings import Settings
 
 __all__ = ["Crash", "Fleet", "Slot", "exception_lines"]
@@ -147,12 +146,7 @@ class Fleet:
         slot = self.slots[name]
         if not slot.alive:
             return False
-        url = f"http://127.0.0.1:{slot.port}/health/ready"
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                return bool(json.load(response)["status"] == "ready")
-        except (urllib.error.URLError, OSError, ValueError):
-            return False
+        return is_ready(slot.port)
 
     def metric(self, name: str, **labels: str) -> float:
         """A counter or gauge summed over every running worker (0 where unreachable)."""

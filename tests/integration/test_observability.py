@@ -21,9 +21,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from rules.rulebook.loader import load_rulebook
 from streams.broker import free_port
 from streams.local import WorkerProcess, produce, wait_until
+from streams.local import is_ready as ready
 from streams.settings import Settings
 from streams.topics import Topics
-from tests.conftest import ready, scrape
+from tests.conftest import scrape
 from tests.prom import PrometheusServer, promtool_check_metrics
 from tests.support import (
     cold_history,
