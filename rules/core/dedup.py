@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import msgspec
 
+from rules.core import dayset
 from rules.core.state import MAX_SEEN_INLINE, Seen
 
 __all__ = [
@@ -85,7 +86,7 @@ def seen_before(seen: Seen, fp: int, day: int, overflow: Overflow | None) -> boo
     at = _position(seen.ids, entry)
     if seen.ids[at : at + _ENTRY] == entry:
         return True
-    if day in seen.spilled and overflow is not None:
+    if overflow is not None and dayset.contains(seen.spilled, day):
         return fp & _FP_BITS in overflow(day)
     return False
 
@@ -104,7 +105,7 @@ def remember(seen: Seen, fp: int, day: int) -> tuple[Seen, tuple[Spill, ...]]:
     for old in _entries(ids[:cut]):
         old_day = int.from_bytes(old[:2], "big")
         spills.setdefault(old_day, []).append(int.from_bytes(old[2:], "big"))
-    spilled = tuple(sorted({*seen.spilled, *spills}))
+    spilled = dayset.union(seen.spilled, spills)
     out = tuple(Spill(d, tuple(fps)) for d, fps in sorted(spills.items()))
     return Seen(ids[cut:], spilled), out
 
@@ -114,7 +115,7 @@ def prune_seen(
 ) -> tuple[Seen, tuple[Spill, ...]]:
     """Forget what can no longer arrive in time; drop the overflow of expired days."""
     oldest = int.from_bytes(seen.ids[:2], "big") if seen.ids else None
-    first_spilled = seen.spilled[0] if seen.spilled else None
+    first_spilled = dayset.first(seen.spilled)
     if (oldest is None or not is_too_late(oldest, reference_day, horizon_days)) and (
         first_spilled is None or not is_too_late(first_spilled, reference_day, horizon_days)
     ):
@@ -124,8 +125,9 @@ def prune_seen(
         for e in _entries(seen.ids)
         if not is_too_late(int.from_bytes(e[:2], "big"), reference_day, horizon_days)
     )
-    kept = tuple(d for d in seen.spilled if not is_too_late(d, reference_day, horizon_days))
-    if len(ids) == len(seen.ids) and len(kept) == len(seen.spilled):
+    spilled = dayset.days(seen.spilled)
+    kept = [d for d in spilled if not is_too_late(d, reference_day, horizon_days)]
+    if len(ids) == len(seen.ids) and len(kept) == len(spilled):
         return seen, ()
-    drops = tuple(Spill(d, drop=True) for d in seen.spilled if d not in kept)
-    return Seen(ids, kept), drops
+    drops = tuple(Spill(d, drop=True) for d in spilled[: len(spilled) - len(kept)])
+    return Seen(ids, dayset.of(kept)), drops

@@ -161,16 +161,27 @@ def _talking_points(
 
 def _trigger(top: Sequence[Notable], sums: Sequence[RuleSum]) -> str:
     """The top reason's detail, with how often its rule fired in the 30 days up to it and
-    over how many days (UTC calendar days from the first to the lead, at least one)."""
+    over how many days (UTC calendar days from the first to the lead, at least one). A
+    folded period counts whole when its oldest day is inside the 30 days."""
     if not top:
         return "Engagement crossed the threshold"
     lead = top[0]
     lead_day = day_of(lead.occurred_at)
-    days = [d for s in sums if s.rule == lead.rule for d in s.days if 0 <= lead_day - d.day < 30]
-    count = sum(d.count for d in days) or 1
+    # (first day, count) of each day, and of each folded period by its oldest day
+    held = [
+        held
+        for s in sums
+        if s.rule == lead.rule
+        for held in (
+            *((d.day, d.count) for d in s.days),
+            *((p.start + p.first, p.count) for p in s.periods),
+        )
+        if 0 <= lead_day - held[0] < 30
+    ]
+    count = sum(n for _, n in held) or 1
     text = lead.detail.strip() or lead.rule.replace("_", " ")
     if count > 1:
-        span = max(1, lead_day - min(d.day for d in days))
+        span = max(1, lead_day - min(day for day, _ in held))
         text = f"{text} {count}x in {span} day{'s' if span != 1 else ''}"
     return text
 

@@ -7,12 +7,14 @@ without validating again (untrusted input was validated once, at the edge).
 
 Size does not grow with history:
 
-- engagement is a set of decayed running sums per rule and UTC day inside the horizon
-  (`rules.core.engagement`), plus the few largest contributions kept for the reasons a
-  window shows;
+- engagement is a set of decayed running sums per rule: per UTC day for the recent days
+  where per-day caps and recency windows need them, and per calendar period of
+  `PERIOD_DAYS` days for older ones (`rules.core.folding` bounds the error), plus the few
+  largest contributions kept for the reasons a window shows;
 - remembered event fingerprints are pruned at the horizon; past twice `MAX_SEEN_INLINE`
   of them the oldest half spills into per-day overflow records (`rules.core.dedup`), so
-  one busy person cannot inflate the state every signal reads and writes;
+  one busy person cannot inflate the state every signal reads and writes; the days that
+  spilled are a bitmap (`rules.core.dayset`);
 - an account holds no list of its people: they are the prospect keys under the account
   key, which fan-out reads with a prefix scan.
 
@@ -22,6 +24,11 @@ defaults. A change that cannot be made that way bumps `FORMAT_VERSION`; readers 
 versions they do not know with `StateFormatError` (the glue counts it and keeps the record
 for an operator, it never guesses). `tests/rules/core/fixtures/` holds bytes of every format
 version, and a test decodes them.
+
+Versions: 1 kept every day of the horizon per rule and the spilled days as a list; 2 folds
+old days into periods (`RuleSum.periods`) and stores the spilled days as a dayset. Version 1
+bytes are converted on read (the next prune folds their old days). A version 1 reader
+rejects version 2 bytes: a rollback past version 2 cannot read what version 2 wrote.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from typing import Final, TypeVar, get_args
 
 import msgspec
 
+from rules.core import dayset
 from signals.records import AccountRec, PersonRec
 from signals.windows import Play
 
@@ -40,6 +48,7 @@ __all__ = [
     "FORMAT_VERSION",
     "KNOWN_VERSIONS",
     "MAX_SEEN_INLINE",
+    "PERIOD_DAYS",
     "PLAYS",
     "SIGNAL_TYPES",
     "AccountState",
@@ -48,6 +57,7 @@ __all__ = [
     "Engagement",
     "Notable",
     "Number",
+    "Period",
     "ProspectState",
     "RuleSum",
     "Seen",
@@ -65,7 +75,7 @@ __all__ = [
     "suppression_key",
 ]
 
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2
 SIGNAL_TYPES: Final = ("email_opened", "page_visited", "job_changed", "funding_announced")
 PLAYS: Final = get_args(Play)
 FACT_KEYS: Final = (
@@ -82,7 +92,8 @@ FACT_KEYS: Final = (
     "properties.previous_account.name",
     "properties.previous_account.domain",
 )
-KNOWN_VERSIONS: Final = frozenset({1})
+KNOWN_VERSIONS: Final = frozenset({1, 2})
+PERIOD_DAYS: Final = 14
 MAX_SEEN_INLINE: Final = 32
 
 Stamp = tuple[float, int]
@@ -135,15 +146,32 @@ class DaySum(_S, frozen=True):
     count: int = 1
 
 
+class Period(_S, frozen=True):
+    """Older days of one rule folded together: the calendar period of `PERIOD_DAYS` days
+    starting at UTC day `start` (a multiple of `PERIOD_DAYS`).
+
+    `weighted` is the sum over its folded days of `factor * weighted * 2 ** ((day - start) /
+    half_life)`, each day capped when it was folded: the decayed sum carried to the
+    period's start, so its value at `at` is `weighted * 2 ** (-(at - start_of_day) / h)`,
+    exactly like a day. `count` contributions went in, the oldest on day `start + first`.
+    """
+
+    start: int
+    weighted: float
+    count: int = 1
+    first: int = 0
+
+
 class RuleSum(_S, frozen=True):
     """The running sums of one engagement rule (as scored: its parameters at the time).
 
-    `days` keeps each UTC day inside the horizon (what per-day caps, late events and
-    expiry need); `value` is their sum, each day capped and weighted as
+    `days` keeps each recent UTC day (what per-day caps, late events and recency windows
+    need) and `periods` the older days folded by calendar period (`rules.core.folding`);
+    `value` is their sum, each capped and weighted as
     `factor * weighted * 2 ** ((day - anchor) / half_life_days)`, so that a score reads one
     number per rule however long the history: `value * 2 ** (-(at - anchor_start) / h)`.
-    A new event updates `value` by the change of its own day; expiry and re-anchoring
-    recompute it from `days` exactly (`rules.core.engagement`).
+    A new event updates `value` by the change of its own day; folding, expiry and
+    re-anchoring recompute it from `days` and `periods` (`rules.core.engagement`).
     """
 
     rule: str
@@ -157,6 +185,7 @@ class RuleSum(_S, frozen=True):
     recent: tuple[Number, ...] = ()  # newest contribution times, for count triggers
     value: float = 0.0
     anchor: int = 0  # the day `value` is anchored at
+    periods: tuple[Period, ...] = ()  # sorted by start, all older than `days` (format 2)
 
     @property
     def play(self) -> str:
@@ -192,11 +221,11 @@ class Engagement(_S, frozen=True):
 class Seen(_S, frozen=True):
     """Fingerprints of applied events inside the horizon, packed: 8 bytes per event (the
     UTC day as 2 bytes, then 48 bits of the fingerprint, big-endian: bytes sort as pairs),
-    sorted; `spilled` lists the days whose older fingerprints live in overflow records.
-    `rules.core.dedup` reads and writes them."""
+    sorted; `spilled` is the set of days whose older fingerprints live in overflow records,
+    as a `rules.core.dayset`. `rules.core.dedup` reads and writes them."""
 
     ids: bytes = b""
-    spilled: tuple[int, ...] = ()
+    spilled: bytes = b""
 
 
 class Stamps(_S, frozen=True):
@@ -312,25 +341,37 @@ def encode_state(state: ProspectState | AccountState | msgspec.Struct) -> bytes:
     return _VERSION_BYTE + _ENCODER.encode(state)
 
 
-def _decode(decoder: msgspec.msgpack.Decoder[_S_T], data: bytes) -> _S_T:
+def _decode(decoder: msgspec.msgpack.Decoder[_S_T], data: bytes, seen_at: int | None) -> _S_T:
     if not data or data[0] not in KNOWN_VERSIONS:
         version = data[0] if data else None
         raise StateFormatError(f"unknown state format version {version!r}")
+    body = memoryview(data)[1:]
     try:
-        return decoder.decode(memoryview(data)[1:])
-    except msgspec.DecodeError as exc:
+        if data[0] == 1 and seen_at is not None:
+            body = memoryview(_from_v1(body, seen_at))
+        return decoder.decode(body)
+    except (msgspec.DecodeError, TypeError, ValueError, IndexError) as exc:
         raise StateFormatError(f"not a state of format {data[0]}: {exc}") from None
+
+
+def _from_v1(body: memoryview, seen_at: int) -> bytes:
+    """Format 1 bytes as format 2: only `Seen.spilled` changed shape (a list of days then,
+    a dayset now); format 1 rule sums are format 2 sums with no periods yet."""
+    raw = msgspec.msgpack.decode(body)
+    if len(raw) > seen_at and len(raw[seen_at]) > 1:
+        raw[seen_at][1] = dayset.of(raw[seen_at][1])
+    return _ENCODER.encode(raw)
 
 
 def decode_prospect(data: bytes, person_key: str) -> ProspectState:
     """Read `encode_state` output of the prospect stored under `person_key`. Raises
     `StateFormatError` on anything else."""
-    return msgspec.structs.replace(_decode(_PROSPECT, data), person_key=person_key)
+    return msgspec.structs.replace(_decode(_PROSPECT, data, 4), person_key=person_key)
 
 
 def decode_account(data: bytes) -> AccountState:
-    return _decode(_ACCOUNT, data)
+    return _decode(_ACCOUNT, data, 3)
 
 
 def decode_suppression(data: bytes) -> Suppression:
-    return _decode(_SUPPRESSION, data)
+    return _decode(_SUPPRESSION, data, None)

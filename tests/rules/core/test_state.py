@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
 
+from rules.core import dayset
 from rules.core.state import (
     FACT_KEYS,
     FORMAT_VERSION,
+    KNOWN_VERSIONS,
     PLAYS,
     SIGNAL_TYPES,
     AccountState,
@@ -19,6 +22,7 @@ from rules.core.state import (
     DaySum,
     Engagement,
     Notable,
+    Period,
     ProspectState,
     RuleSum,
     Seen,
@@ -43,9 +47,11 @@ def _fp48(kind: str, source: str, event_id: str) -> bytes:
     return fingerprint(kind, source, event_id).to_bytes(8, "big")[2:]
 
 
-def prospect() -> ProspectState:
-    """A prospect with every part of the state filled in (the fixture's content)."""
+def prospect(version: int = FORMAT_VERSION) -> ProspectState:
+    """A prospect with every part of the state filled in (the fixture's content), as the
+    format `version` could hold it (format 1 had no folded periods)."""
     fp = fingerprint("signal", "web", "e1")
+    periods = (Period(20146, 3.5, 2, 1),) if version >= 2 else ()
     return ProspectState(
         person_key="ana@acme.com",
         account_key="acme.com",
@@ -62,8 +68,9 @@ def prospect() -> ProspectState:
                     newest=T0.timestamp(),
                     days=(DaySum(20150, 26.7, 25, 40),),
                     recent=(T0.timestamp(),),
-                    value=26.7,
+                    value=26.7 + (3.5 * 2 ** (-4 / 3) if periods else 0.0),
                     anchor=20150,
+                    periods=periods,
                 ),
             ),
             notable=(
@@ -80,7 +87,10 @@ def prospect() -> ProspectState:
             ),
             last_positive=T0,
         ),
-        seen=Seen(ids=(20150).to_bytes(2, "big") + fp.to_bytes(8, "big")[2:], spilled=(20149,)),
+        seen=Seen(
+            ids=(20150).to_bytes(2, "big") + fp.to_bytes(8, "big")[2:],
+            spilled=dayset.of([20149]),
+        ),
         watermark=T0,
         stamps=Stamps(table=((T0.timestamp(), fp),), index=bytes([0, 255, 0])),
         last_window_at=T0,
@@ -143,17 +153,31 @@ def test_foreign_bytes_are_a_format_error(data: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("name", "expected", "decode"),
-    [("prospect", prospect(), _decode_ana), ("account", account(), decode_account)],
+    [("prospect", prospect, _decode_ana), ("account", lambda _: account(), decode_account)],
 )
 def test_every_committed_format_version_still_decodes(
-    name: str, expected: object, decode: object
+    name: str, expected: Any, decode: Any
 ) -> None:
     """Fixtures were written by the version that introduced each format. A change to the
     state that breaks them needs a new FORMAT_VERSION and a reader for the old one."""
-    files = sorted(FIXTURES.glob(f"{name}.v*.bin"))
-    assert files, f"no fixture for {name}"
-    for path in files:
-        assert decode(path.read_bytes()) == expected, path.name  # type: ignore[operator]
+    versions = {
+        int(p.name.split(".v")[1].split(".")[0]): p for p in FIXTURES.glob(f"{name}.v*.bin")
+    }
+    assert sorted(versions) == sorted(KNOWN_VERSIONS), f"a fixture per version for {name}"
+    for version, path in versions.items():
+        data = path.read_bytes()
+        assert data[0] == version
+        assert decode(data) == expected(version), path.name
+
+
+def test_a_format_1_state_is_read_as_format_2_and_written_as_it() -> None:
+    """Convert on read: the spilled days become a dayset; the next write is format 2."""
+    old = _decode_ana((FIXTURES / "prospect.v1.bin").read_bytes())
+    assert dayset.days(old.seen.spilled) == [20149]
+    assert old.engagement.sums[0].periods == ()
+    data = encode_state(old)
+    assert data[0] == FORMAT_VERSION == 2
+    assert _decode_ana(data) == old
 
 
 def test_a_newer_writer_with_an_added_field_is_still_readable() -> None:
@@ -161,7 +185,7 @@ def test_a_newer_writer_with_an_added_field_is_still_readable() -> None:
 
     class NewerSeen(msgspec.Struct, array_like=True, frozen=True):
         ids: bytes = b""
-        spilled: tuple[int, ...] = ()
+        spilled: bytes = b""
         added_later: str = "x"
 
     newer = prospect()
