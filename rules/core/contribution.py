@@ -1,8 +1,11 @@
 """How one signal becomes one engagement contribution, and the text it may keep.
 
 A contribution lives in the person's state and is quoted in every window it supports, so
-whatever a producer sends, the detail and the facts it keeps for the draft are clipped to
-`MAX_KEPT_TEXT` characters. Pure.
+whatever a producer sends, its detail is clipped to `MAX_KEPT_TEXT` characters and the
+facts it keeps for the draft share one budget of `MAX_KEPT_TEXT` characters (short facts
+whole, the long ones share what they leave): a job change with four long facts keeps as
+much text as a page view with one, and the few contributions a state keeps stay small.
+Pure.
 """
 
 from __future__ import annotations
@@ -33,20 +36,35 @@ def _fact_text(value: Any) -> str:
     return str(value)
 
 
+def _within_budget(texts: list[tuple[int, str]]) -> tuple[tuple[int, str], ...]:
+    """`texts` clipped to `MAX_KEPT_TEXT` characters in all: shorter ones first are kept
+    whole while they fit their equal share, and what they leave goes to the longer ones."""
+    limits: dict[int, int] = {}
+    left = MAX_KEPT_TEXT
+    by_length = sorted(texts, key=lambda it: len(it[1]))
+    for n, (i, text) in enumerate(by_length):
+        limits[i] = min(len(text), left // (len(by_length) - n))
+        left -= limits[i]
+    return tuple((i, clip(text, max(1, limits[i]))) for i, text in texts)
+
+
 def contribution_of(
     rulebook: Rulebook, rule: EngagementRule, signal: SignalRec, facts: Mapping[str, Any]
 ) -> eng.Contribution:
     """The contribution `rule` makes for `signal` (points before caps and decay).
 
-    Its detail and the facts kept for the draft are clipped to `MAX_KEPT_TEXT` characters:
-    they live in the state and in every window, whatever a producer sends. A detail the
+    Its detail is clipped to `MAX_KEPT_TEXT` characters and the facts kept for the draft
+    share that many (they live in the state and in every window, whatever a producer
+    sends). A detail the
     rule renders from the kept facts alone is left empty (`rules.core.decide.resolved`
     renders it when a window needs it)."""
     texts = [(i, _fact_text(facts[k])) for i, k in enumerate(DRAFT_FACT_KEYS) if k in facts]
-    kept = tuple((i, clip(text)) for i, text in texts)
+    kept = _within_budget(texts)
     named = placeholders(rule.detail)
     if named <= _DRAFT_KEYS and all(
-        len(text) <= MAX_KEPT_TEXT for i, text in texts if DRAFT_FACT_KEYS[i] in named
+        text == whole
+        for (i, text), (_, whole) in zip(kept, texts, strict=True)
+        if DRAFT_FACT_KEYS[i] in named
     ):
         detail = ""  # it renders from kept facts that were not clipped: the same text
     else:
