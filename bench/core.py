@@ -8,10 +8,13 @@ Prints, in one run on the example rulebook (or `--rulebook`):
    has 1, 100 and 1,000 prior signals inside the horizon, and the ratio of the last to the
    first (the running sums make it flat: the target is at most 1.5x);
 2. the stored bytes of a typical person (20 signals over three weeks), of the worst person
-   this script can construct (every text at its input limit, every person-level rule
-   firing every day of the horizon, more remembered ids than the state keeps inline), and
-   of an account with 1,000 people;
-3. encode and decode time per state.
+   this script can construct from signals (`worst`: every text and id at its input limit,
+   every person-level rule firing every day of the horizon and past it, job changes from a
+   new previous account every day, more remembered ids than the state keeps inline), and
+   of an account with 1,000 people, each next to its target;
+3. encode and decode time per state;
+4. the same worst person with outreach history too (touches at the cadence's memory
+   bound): reported apart, because touches are not yet bounded by the targets.
 
 Times are medians of `--repeat` calls; compare the numbers of one run, not across machines.
 The last line is for tools:
@@ -31,13 +34,16 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from rules.core.cadence import MAX_TOUCHES
 from rules.core.engine import apply_signal
 from rules.core.fitcache import FitCache
 from rules.core.state import decode_account, decode_prospect, encode_state
 from rules.offline.replay import Replay
 from rules.rulebook.loader import load_rulebook
 from rules.rulebook.model import Rulebook
-from signals.models import Signal
+from signals.activity import Activity
+from signals.identity import person_key
+from signals.models import Person, Signal
 from signals.records import SignalRec, record_of
 from streams.settings import DEFAULT_RULEBOOK
 
@@ -121,28 +127,77 @@ def typical(rulebook: Rulebook) -> tuple[Any, Any]:
     return state.prospect("acme-data.example", PERSON["email"]), state.accounts["acme-data.example"]
 
 
-def worst(rulebook: Rulebook) -> Any:
-    """Every text at its input limit, several signals of every kind every day of the horizon."""
-    longest = {
-        "email": ("d" * 60) + "@acme-data.example",
-        "name": "N" * 200,
-        "title": "T" * 200,
-        "seniority": "S" * 100,
-        "department": "D" * 100,
-        "timezone": "America/Argentina/ComodRivadavia",
-    }
+LONGEST = {  # every field at its input limit (signals.models); ASCII, see README Limits
+    "email": ("d" * 300) + "@acme-data.example",
+    "id": "i" * 128,
+    "name": "N" * 200,
+    "title": "T" * 200,
+    "seniority": "S" * 100,
+    "department": "D" * 100,
+    "timezone": "America/Argentina/ComodRivadavia",
+}
+_ACTIVITY: TypeAdapter[Any] = TypeAdapter(Activity)
+
+
+def _longest_id(n: int) -> str:
+    return f"e{n}-".ljust(128, "x")  # event ids at their limit: kept contributions cite them
+
+
+def worst(rulebook: Rulebook, *, touches: int = 0) -> Any:
+    """The largest person this script can make from a history (an adversarial builder).
+
+    Every text and id at its input limit; for every day of the horizon and five past it,
+    two rounds of a pricing, a docs and an other page view (the three page rules, each
+    path and title at its limit) and an email open, and a job change into the account from
+    a new previous account, alternating senior and other titles (both job rules); so more
+    ids than the state keeps inline, and every per-day and per-period slot filled.
+    `touches` outreach touches (at their id limits) are added on top when asked."""
     horizon = int(rulebook.engagement.horizon_days)
     state = Replay(rulebook)
     n = 0
+
+    def send(kind: str, at: datetime, **props: Any) -> None:
+        nonlocal n
+        body = {
+            "type": kind,
+            "event_id": _longest_id(n),
+            "occurred_at": at,
+            "source": "s" * 100,
+            "person": LONGEST,
+            "account": ACCOUNT,
+            "properties": props,
+        }
+        state.apply(record_of(_SIGNAL.validate_python(body)), END)
+        n += 1
+
     for day in range(horizon + 5):
+        start = END - timedelta(days=horizon + 5 - day)
         for hour in (9, 14):
-            at = END - timedelta(days=horizon + 5 - day) + timedelta(hours=hour)
+            at = start + timedelta(hours=hour)
             for page in ("/pricing/" + "p" * 1990, "/docs/" + "d" * 1994, "/" + "x" * 1999):
-                state.apply(signal("page_visited", n, at, longest, path=page, title="P" * 200), END)
-                n += 1
-            state.apply(signal("email_opened", n, at, longest, subject="S" * 300), END)
-            n += 1
-    return state.prospect("acme-data.example", longest["email"])
+                send("page_visited", at, path=page, title="P" * 200)
+            send("email_opened", at, subject="S" * 300)
+        title = ("VP " if day % 2 else "Engineer ") + "t" * 190
+        previous = {"domain": f"old{day}-" + "o" * 230 + ".example", "name": "O" * 200}
+        send(
+            "job_changed",
+            start + timedelta(hours=11),
+            new_title=title,
+            previous_title="Q" * 200,
+            previous_account=previous,
+        )
+    for i in range(touches):
+        activity = {
+            "type": "touch_sent",
+            "event_id": _longest_id(10**6 + i),
+            "occurred_at": END - timedelta(days=60) + timedelta(hours=12 * i),
+            "source": "s" * 100,
+            "person": LONGEST,
+            "account": ACCOUNT,
+            "properties": {"channel": "linkedin", "play": "no_response", "window_id": "w" * 128},
+        }
+        state.apply_activity(_ACTIVITY.validate_python(activity), END)
+    return state.prospect("acme-data.example", person_key(Person.model_validate(LONGEST)))
 
 
 def account_of(rulebook: Rulebook, people: int) -> Any:
@@ -168,6 +223,10 @@ def account_of(rulebook: Rulebook, people: int) -> Any:
     return state.accounts["acme-data.example"]
 
 
+def _decoded(decode: Callable[..., object], data: bytes) -> object:
+    return decode(data, "p") if decode is decode_prospect else decode(data)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rulebook", type=Path, default=DEFAULT_RULEBOOK)
@@ -186,20 +245,27 @@ def main(argv: list[str] | None = None) -> int:
     person, account = typical(rulebook)
     heavy = worst(rulebook)
     big = account_of(rulebook, 1000)
+    with_touches = worst(rulebook, touches=MAX_TOUCHES)
     print("\nstored state (format version byte + MessagePack)")
-    rows = [
-        ("typical person (20 signals, 3 weeks)", person, lambda d: decode_prospect(d, "p")),
-        ("worst person constructed", heavy, lambda d: decode_prospect(d, "p")),
-        ("its account", account, decode_account),
-        ("account of 1,000 people", big, decode_account),
+    rows: list[tuple[str, Any, int | None, Callable[..., object]]] = [
+        ("typical person (20 signals, 3 weeks)", person, 1024, decode_prospect),
+        ("worst person constructed", heavy, 4096, decode_prospect),
+        ("its account", account, None, decode_account),
+        ("account of 1,000 people", big, 4096, decode_account),
+        (f"worst person + {MAX_TOUCHES} touches", with_touches, None, decode_prospect),
     ]
     sizes = {}
-    for label, state, decode in rows:
+    for label, state, target, decode in rows:
         data = encode_state(state)
         sizes[label] = len(data)
         enc = median_us(lambda s=state: encode_state(s), args.repeat)
-        dec = median_us(lambda d=data, f=decode: f(d), args.repeat)
-        print(f"  {label:<38} {len(data):>6} bytes   encode {enc:6.1f} us   decode {dec:6.1f} us")
+        dec = median_us(lambda d=data, f=decode: _decoded(f, d), args.repeat)
+        verdict = "" if target is None else "ok" if len(data) <= target else "OVER"
+        against = f"(target <= {target}) {verdict}" if target is not None else ""
+        print(
+            f"  {label:<38} {len(data):>6} bytes {against:<22} "
+            f"encode {enc:6.1f} us   decode {dec:6.1f} us"
+        )
     print(
         f"\ncore: history ratio {ratio:.2f}x (target <= 1.5x); "
         f"typical person {sizes[rows[0][0]]} bytes; worst person {sizes[rows[1][0]]} bytes; "
