@@ -92,6 +92,7 @@ def test_forget_erases_a_person_everywhere_and_a_later_signal_starts_from_nothin
     wait_caught_up(settings, timeout=90)
     windows = [orjson.loads(m.value) for m in read_all(settings, settings.topic_windows_opened)]
     assert {w["person_key"] for w in windows} == {DANA.decode(), BOB["email"]}
+    assert len([w for w in windows if w["person_key"] == DANA.decode()]) == 2, "two accounts"
     state_dir = settings.state_dir
     assert _files_holding(state_dir, DANA), "the test must see Dana's bytes before"
 
@@ -125,7 +126,11 @@ def test_forget_erases_a_person_everywhere_and_a_later_signal_starts_from_nothin
 
     # Dana's old signals again: with her state (and its dedup memory) gone, they count anew
     # and open the same window again (its id is derived from the trigger event).
-    first = next(w for w in windows if w["person_key"] == DANA.decode())
+    first = next(
+        w
+        for w in windows
+        if w["person_key"] == DANA.decode() and w["account_key"] == ICP_ACCOUNT["domain"]
+    )
     _produce(settings, hot_history("dana", START))
 
     def reopened(records: list[Any]) -> bool:
