@@ -4,7 +4,8 @@ Data teams publish one record per contact, keyed by the person's email or CRM id
 compacted topic; the latest record per key wins. A worker can also be fed a JSONL file of the
 same records at start (`FOLLOWUP_CONTACTS_FILE`). Roles such as `champion` and
 `customer_contact` make a person a champion at that account, which matters when they move.
-To clear a contact's roles, publish it again with `roles: []`.
+To clear a contact's roles, publish it again with `roles: []`, or delete it: a tombstone keyed by
+the person's email or CRM id clears their roles at every account (`streams.erasure`).
 
 `roles: null` says the record does not speak for roles at all: an analytics `identify` call
 mapped by a declared source (`signals.sources`) updates who the person is (title,

@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, TypeAdapter
 
 from signals.activity import Activity
 from signals.contacts import CrmContact
+from signals.erasure import ErasureReceipt, ErasureRequest
 from signals.models import (
     EmailOpened,
     FundingAnnounced,
@@ -42,6 +43,18 @@ _BY_TYPE: Final[dict[SignalType, type[BaseModel]]] = {
 }
 
 
+# The other contracts: (file name, title, model, mode). Inbound ones validate what a
+# producer sends; outbound ones describe what the engine writes.
+_OTHERS: Final[list[tuple[str, str, Any, Literal["validation", "serialization"]]]] = [
+    ("activity.schema.json", "Activity", Activity, "validation"),
+    ("crm_contact.schema.json", "CrmContact", CrmContact, "validation"),
+    ("window_opened.schema.json", "WindowOpened", WindowOpened, "serialization"),
+    ("window_closed.schema.json", "WindowClosed", WindowClosed, "serialization"),
+    ("erasure_request.schema.json", "ErasureRequest", ErasureRequest, "validation"),
+    ("erasure_receipt.schema.json", "ErasureReceipt", ErasureReceipt, "serialization"),
+]
+
+
 def schemas() -> dict[str, dict[str, Any]]:
     """File name -> schema, for every topic contract."""
     out: dict[str, dict[str, Any]] = {
@@ -54,26 +67,8 @@ def schemas() -> dict[str, dict[str, Any]]:
     for kind, model in _BY_TYPE.items():
         name = f"{kind.value}.schema.json"
         out[name] = _stamp(name, model.__name__, model.model_json_schema(mode="validation"))
-    out["activity.schema.json"] = _stamp(
-        "activity.schema.json",
-        "Activity",
-        TypeAdapter(Activity).json_schema(mode="validation"),
-    )
-    out["crm_contact.schema.json"] = _stamp(
-        "crm_contact.schema.json",
-        "CrmContact",
-        CrmContact.model_json_schema(mode="validation"),
-    )
-    out["window_opened.schema.json"] = _stamp(
-        "window_opened.schema.json",
-        "WindowOpened",
-        WindowOpened.model_json_schema(mode="serialization"),
-    )
-    out["window_closed.schema.json"] = _stamp(
-        "window_closed.schema.json",
-        "WindowClosed",
-        WindowClosed.model_json_schema(mode="serialization"),
-    )
+    for name, title, model, mode in _OTHERS:
+        out[name] = _stamp(name, title, TypeAdapter(model).json_schema(mode=mode))
     return out
 
 

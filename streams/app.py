@@ -174,6 +174,7 @@ def create_app(
             block_cache_bytes=settings.rocksdb_block_cache_bytes,
             write_buffer_bytes=settings.rocksdb_write_buffer_bytes,
             write_buffers=2,
+            compression=settings.rocksdb_compression,
         )
     producer_kwargs = {
         **kafka,

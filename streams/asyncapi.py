@@ -25,6 +25,7 @@ from pydantic import TypeAdapter
 
 from signals.activity import Activity
 from signals.contacts import CrmContact
+from signals.erasure import ErasureReceipt, ErasureRequest
 from signals.models import EmailOpened, FundingAnnounced, JobChanged, PageVisited, Signal
 from signals.sources.shapes import SegmentCall, StructuredCloudEvent
 from signals.windows import WindowClosed, WindowOpened
@@ -56,6 +57,8 @@ _MODELS: Final[list[tuple[str, Any, Any]]] = [
     ("StructuredCloudEvent", "validation", StructuredCloudEvent),
     ("WindowOpened", "serialization", WindowOpened),
     ("WindowClosed", "serialization", WindowClosed),
+    ("ErasureRequest", "validation", ErasureRequest),
+    ("ErasureReceipt", "serialization", ErasureReceipt),
 ]
 
 
@@ -197,9 +200,36 @@ def asyncapi(settings: Settings | None = None) -> dict[str, Any]:
         topics.windows_closed,
         kafka_message("WindowClosed", refs["WindowClosed"], person_key, [ex["window_closed"]]),
         action="send",
-        description="Windows used, expired, superseded, answered or opted out.",
+        description=(
+            "Windows used, expired, superseded, answered or opted out. An erasure publishes a "
+            "tombstone (null value) for the person's key here and on windows opened."
+        ),
     )
-    sources = [*topics.inputs, topics.contacts, topics.activity, topics.keyed]
+    add(
+        "privacyErasure",
+        topics.erasure,
+        kafka_message(
+            "ErasureRequest", refs["ErasureRequest"], person_key, [ex["erasure_request"]]
+        ),
+        action="receive",
+        description=(
+            "Erasure requests (`followup forget`), compacted. The engine tombstones each "
+            "request once it is carried out."
+        ),
+    )
+    add(
+        "privacyErasureDone",
+        topics.erasure_done,
+        kafka_message(
+            "ErasureReceipt",
+            refs["ErasureReceipt"],
+            "The request id (never the person).",
+            [ex["erasure_receipt"]],
+        ),
+        action="send",
+        description="One receipt per request, once every keyed partition erased the person.",
+    )
+    sources = [*topics.inputs, topics.contacts, topics.activity, topics.erasure, topics.keyed]
     add(
         "deadLetters",
         f"{{sourceTopic}}{topics.dead_letter_suffix}",

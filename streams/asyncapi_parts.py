@@ -176,6 +176,24 @@ def examples(at: datetime, rulebook_path: Path) -> dict[str, dict[str, Any]]:
             "payload": cloudevent_from_contract(first["funding_announced"], source="/crm")
         },
         "window_opened": {"payload": window},
+        "erasure_request": {
+            "payload": {
+                "type": "erasure_request",
+                "person": {"email": windows[0].person.email},
+                "request_id": "forget-1",
+                "requested_at": (at + timedelta(days=1)).isoformat(),
+            }
+        },
+        "erasure_receipt": {
+            "payload": {
+                "type": "erasure_receipt",
+                "schema_version": 1,
+                "request_id": "forget-1",
+                "keys_removed": 4,
+                "partitions": 4,
+                "erased_at": (at + timedelta(days=1, seconds=1)).isoformat(),
+            }
+        },
         "window_closed": {"payload": closed.model_dump(mode="json")},
         "dead_letter": {
             "payload": '{"type": "page_visited", "...": "the original bytes"}',

@@ -10,6 +10,7 @@
     followup ingest            the HTTP way in: POST /v1/events, /v1/segment
     followup sink              deliver windows to webhooks and Slack
     followup webhook-receiver  a local webhook endpoint that prints what it receives
+    followup forget EMAIL      erase a person: publish a request on privacy.erasure
 
 Settings come from `FOLLOWUP_*` environment variables (see `streams.settings.Settings`).
 Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
@@ -185,6 +186,41 @@ def webhook_receiver(host: str, port: int, secret_env: str, full: bool) -> None:
 
     secret = os.environ.get(secret_env)
     run_receiver(host, port, secret=secret.encode() if secret else None, full=full)
+
+
+@cli.command()
+@click.argument("email", required=False)
+@click.option("--id", "person_id", default=None, help="The person's CRM id (with EMAIL or alone).")
+@click.option(
+    "--wait",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for the receipt on privacy.erasure.done; 0: do not wait.",
+)
+def forget(email: str | None, person_id: str | None, wait: float) -> None:
+    """Erase a person's state everywhere (their email, their CRM id, or both)."""
+    from streams.forget import forget as request_erasure
+
+    if not email and not person_id:
+        raise click.UsageError("give the person's EMAIL, --id, or both")
+    settings = _settings()
+    try:
+        receipt = request_erasure(
+            settings, email=email, person_id=person_id, wait=wait, say=click.echo
+        )
+    except ValidationError as exc:
+        fields = sorted({str(e["loc"][-1]) for e in exc.errors(include_input=False)})
+        raise click.UsageError(f"not a person to erase ({', '.join(fields)})") from None
+    if wait <= 0:
+        return
+    if receipt is None:
+        click.echo(f"no receipt within {wait:g} s: is a worker running?", err=True)
+        sys.exit(1)
+    click.echo(
+        f"erased: {receipt.keys_removed} keys on {receipt.partitions} partitions "
+        f"at {receipt.erased_at.isoformat()}"
+    )
 
 
 def _logging(settings: Settings) -> None:

@@ -9,7 +9,10 @@ Each handler reads and writes the frame's `PartitionState` and appends records t
     ARRIVAL    apply_signal at the new account with the person's history there
     ACTIVITY   apply_outreach: cadence, closes, post-demo windows, person-level suppression
     CONTACT    apply_contact: CRM roles and who the person is
-    TICK       close windows past expiry; forget overflow records past the horizon
+    TICK       close windows past expiry; forget overflow records past the horizon, and
+               finished erasure requests' notes
+
+ERASE, ERASED and UNCONTACT are `streams.erasure.Erasure`'s.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from signals.records import SignalRec, contract_json
 from signals.windows import ChampionHistory, WindowClosed, WindowOpened
 from streams.dead_letter import dead_letter_out
 from streams.delivery import Out
+from streams.erasure import tally_key
 from streams.frames import ARRIVAL, Entry, decode_signal_body, encode_frame, partition_for
 from streams.metrics import BatchStats
 from streams.partition import PartitionState
@@ -53,6 +57,7 @@ class FrameWork:
     now: Callable[[datetime | None], datetime]  # the clock for an entry (event or wall)
     outputs: list[Out] = field(default_factory=list)
     stats: BatchStats = field(default_factory=BatchStats)
+    erased: dict[str, list[bytes]] = field(default_factory=dict)  # table -> keys to purge
 
 
 class Handlers:
@@ -219,6 +224,8 @@ class Handlers:
                 state.put_overflow(
                     f"{account or ''}|{pk}" if pk else account or "", Spill(int(ref), drop=True)
                 )
+            elif kind == "erasure":
+                state.put_note(tally_key(ref), None)
             state.drop_timer(key)
 
     # -- helpers ------------------------------------------------------------------------

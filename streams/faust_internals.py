@@ -46,7 +46,12 @@ def install_fetch_wait() -> None:
 
 
 def shared_rocksdb_options(
-    table: Any, *, block_cache_bytes: int, write_buffer_bytes: int, write_buffers: int
+    table: Any,
+    *,
+    block_cache_bytes: int,
+    write_buffer_bytes: int,
+    write_buffers: int,
+    compression: str = "snappy",
 ) -> None:
     """Size a table's RocksDB: one block cache shared by every partition DB of every table
     (Faust's default gives each DB its own 2 GiB cache), and small write buffers (Faust's
@@ -68,6 +73,7 @@ def shared_rocksdb_options(
 
     def as_options() -> Any:
         db_options = build()
+        db_options.set_compression_type(getattr(rocksdict.DBCompressionType, compression)())
         table_options = rocksdict.BlockBasedOptions()
         table_options.set_bloom_filter(options.bloom_filter_size, block_based=True)
         table_options.set_block_cache(cache)

@@ -9,11 +9,14 @@ signal, and decodes each entry without validating it again (the bytes are ours).
     Entry  = [kind, key, body, origin, history]
 
 - `kind`: what the entry is (`SIGNAL`, `DEPARTURE`, `ARRIVAL`, `ACTIVITY`, `CONTACT`,
-  `TICK`, `ERASE`); a job change goes to the previous account first (DEPARTURE), which
-  forwards it to the new one (ARRIVAL) with what it knew of the person there;
+  `TICK`, `ERASE`, `ERASED`, `UNCONTACT`); a job change goes to the previous account first
+  (DEPARTURE), which forwards it to the new one (ARRIVAL) with what it knew of the person
+  there. An erasure request (ERASE) and a CRM contact's tombstone (UNCONTACT) concern a
+  person at every account, so the router sends them to every partition (`BROADCAST`); each
+  partition reports what it erased to the request's home partition (ERASED);
 - `key`: the partition key (account key, or `person:<key>`);
 - `body`: a signal's `signals.records.SignalRec` (MessagePack), or the contract JSON of an
-  activity, a CRM contact or an erasure request;
+  activity or a CRM contact, or `streams.erasure`'s own bytes;
 - `origin`: (topic, partition, offset) of the input record, for dead letters and tracing;
 - `history`: the champion history an arrival carries (JSON), else empty.
 
@@ -33,12 +36,15 @@ from signals.records import SignalRec
 __all__ = [
     "ACTIVITY",
     "ARRIVAL",
+    "BROADCAST",
     "CONTACT",
     "DEPARTURE",
     "ERASE",
+    "ERASED",
     "FORMAT",
     "SIGNAL",
     "TICK",
+    "UNCONTACT",
     "Entry",
     "FrameError",
     "Origin",
@@ -50,7 +56,9 @@ __all__ = [
 ]
 
 FORMAT: Final = 1
-SIGNAL, DEPARTURE, ARRIVAL, ACTIVITY, CONTACT, TICK, ERASE = range(7)
+SIGNAL, DEPARTURE, ARRIVAL, ACTIVITY, CONTACT, TICK, ERASE, ERASED, UNCONTACT = range(9)
+BROADCAST: Final = frozenset({ERASE, UNCONTACT})
+"""Kinds the router appends to the frame of every keyed partition, not only the key's."""
 
 Origin = tuple[str, int, int]
 """(topic, partition, offset) of the input record an entry came from."""

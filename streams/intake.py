@@ -9,6 +9,8 @@ keyed by the account that owns it:
     job change        -> DEPARTURE at the previous account, which forwards it (ARRIVAL)
     outreach activity -> ACTIVITY at the person's account
     CRM contact       -> CONTACT at its account
+    CRM tombstone     -> UNCONTACT at every partition (its key names the person)
+    erasure request   -> ERASE at every partition (`streams.erasure`)
 
 A record that cannot be used is a `Rejected` (dead-lettered by the router with its reason);
 an event a source mapping does not cover is an `Unmapped` (counted, dropped by rule).
@@ -18,7 +20,7 @@ Never raises for a bad record.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -26,11 +28,22 @@ import msgspec
 from signals.activity import Activity, ActivityType, decode_activity
 from signals.codec import Rejected, decode_signal, encode, too_far_ahead
 from signals.contacts import CrmContact, decode_contact
-from signals.identity import account_key, partition_key, signal_account_key
+from signals.erasure import decode_erasure, erased_keys
+from signals.identity import account_key, partition_key, person_key, signal_account_key
 from signals.models import JobChanged, SignalType
-from signals.records import record_of
+from signals.records import PersonRec, record_of
 from signals.sources import SourceSet, Unmapped, adapt
-from streams.frames import ACTIVITY, CONTACT, DEPARTURE, SIGNAL, Entry, encode_signal_body
+from streams.erasure import erase_body, home_key, uncontact_body
+from streams.frames import (
+    ACTIVITY,
+    CONTACT,
+    DEPARTURE,
+    ERASE,
+    SIGNAL,
+    UNCONTACT,
+    Entry,
+    encode_signal_body,
+)
 from streams.topics import Topics
 
 __all__ = ["Accepted", "Intake", "intake"]
@@ -60,7 +73,11 @@ def intake(
     topic = message.topic
     origin = (topic, message.partition, message.offset)
     record: Any
+    if topic == topics.erasure:
+        return _erasure(message, origin, max_bytes)
     if topic == topics.contacts:
+        if message.value is None and message.key:
+            return _uncontact(message, origin)
         record = decode_contact(message.value, max_bytes=max_bytes)
     elif topic == topics.activity:
         record = decode_activity(message.value, max_bytes=max_bytes)
@@ -83,6 +100,31 @@ def intake(
     if ahead is not None:
         return ahead
     return _accepted(record, origin)
+
+
+def _erasure(message: Any, origin: tuple[str, int, int], max_bytes: int) -> Intake:
+    if message.value is None:  # the engine's own, once a request is done (or compaction's)
+        return Unmapped("tombstone", "an erasure request already carried out")
+    request = decode_erasure(message.value, max_bytes=max_bytes)
+    if isinstance(request, Rejected):
+        return request
+    keys = erased_keys(request.person)
+    body = erase_body(request, message.key)
+    return Accepted(Entry(ERASE, home_key(keys[0]), body, origin), request.type)
+
+
+def _uncontact(message: Any, origin: tuple[str, int, int]) -> Intake:
+    """A CRM contact's tombstone: the key is the person's email or CRM id."""
+    try:
+        name = message.key.decode().strip()
+    except UnicodeDecodeError:
+        return Rejected("invalid", "UnicodeDecodeError", "the tombstone's key is not UTF-8")
+    if not name or len(name) > 320:
+        return Rejected("invalid", "ValueError", "the tombstone's key names no person")
+    person = PersonRec(email=name) if "@" in name else PersonRec(id=name)
+    pk = person_key(person)
+    at = datetime.fromtimestamp(message.timestamp / 1000, tz=UTC)
+    return Accepted(Entry(UNCONTACT, home_key(pk), uncontact_body(pk, at), origin), "uncontact")
 
 
 def _accepted(record: Any, origin: tuple[str, int, int]) -> Accepted:

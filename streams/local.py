@@ -209,7 +209,7 @@ def worker_stages(settings: Settings, topics: Any) -> list[tuple[str, list[str]]
     """What a worker consumes, stage by stage, with the consumer group of each: the input
     topics (the router's group), then the keyed topic twice (the score agent's; a job change
     is forwarded once, from the old account to the new)."""
-    inputs = [*topics.inputs, topics.contacts, topics.activity, *topics.sources]
+    inputs = [*topics.inputs, topics.contacts, topics.activity, *topics.sources, topics.erasure]
     return [
         (f"{settings.app_id}-router", inputs),
         (settings.app_id, [topics.keyed]),

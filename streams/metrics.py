@@ -44,6 +44,8 @@ class BatchStats:
     scoring_seconds: list[float] = field(default_factory=list)
     window_latency_seconds: list[float] = field(default_factory=list)
     last_event_time: float | None = None  # unix seconds, event time of the newest signal
+    erased_keys: int = 0  # state keys an erasure removed on this partition
+    erasures_done: int = 0  # erasure requests whose receipt this batch published
 
 
 class Metrics:
@@ -75,6 +77,16 @@ class Metrics:
             f"{p}_events_duplicate_total",
             "Signals skipped because their event_id was already applied.",
             ["signal_type"],
+            registry=r,
+        )
+        self.erased_keys = Counter(
+            f"{p}_erased_keys_total",
+            "State keys removed by erasure requests (privacy.erasure), every table.",
+            registry=r,
+        )
+        self.erasures_completed = Counter(
+            f"{p}_erasures_completed_total",
+            "Erasure requests finished on every partition, their receipt published.",
             registry=r,
         )
         self.windows_opened = Counter(
@@ -201,6 +213,10 @@ class Metrics:
             self.scoring_seconds.observe(seconds)
         for seconds in stats.window_latency_seconds:
             self.signal_to_window_seconds.observe(seconds)
+        if stats.erased_keys:
+            self.erased_keys.inc(stats.erased_keys)
+        if stats.erasures_done:
+            self.erasures_completed.inc(stats.erasures_done)
         if stats.last_event_time is not None:
             self.last_event_timestamp.set(stats.last_event_time)
         self.last_processed_timestamp.set(now)
@@ -210,7 +226,8 @@ class SinkMetrics:
     """Window deliveries to webhooks and Slack (`followup sink`, or inside the worker).
 
     `sink` is the sink's kind (`webhook`, `slack`); `outcome` one of delivered, dead_lettered,
-    expired; `status_class` 4xx, 5xx, timeout or connect (one per failed attempt).
+    expired, invalid, tombstone (an erasure's: nothing to send); `status_class` 4xx, 5xx,
+    timeout or connect (one per failed attempt).
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:

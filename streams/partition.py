@@ -18,11 +18,14 @@ Keys (all under the account's partition):
     overflow    <owner>|<UTC day>                    (dedup fingerprints spilled by the core)
     timers      <due, 12 digits>|<kind>|<account>|<person>|<ref>  (in time order; the
                 value repeats the parts, so keys are never parsed)
+
+There is no person-to-accounts index: an erasure (`erase_person`) scans the partition's
+keys instead, so the hot path writes nothing extra for a request that may never come.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,6 +63,7 @@ def timer_key(due: datetime, kind: str, account: str | None, person: str, ref: s
 
 _TIMER = msgspec.msgpack.Decoder(tuple[str, str | None, str, str])
 _CLOCK_KEY = b"\x00clock"  # no account key starts with NUL
+_NOTE = b"\x00"  # accounts-table keys of the glue's own notes start with NUL too
 
 
 class PartitionState:
@@ -134,6 +138,16 @@ class PartitionState:
     def put_clock(self, at: datetime) -> None:
         self._dirty[("accounts", _CLOCK_KEY)] = repr(at.timestamp()).encode()
 
+    def note(self, key: bytes) -> bytes | None:
+        """A note of the glue's own in the accounts table (`key` starts with NUL)."""
+        assert key.startswith(_NOTE)
+        raw: bytes | None = self._get("accounts", key, lambda _k, raw: raw)
+        return raw
+
+    def put_note(self, key: bytes, value: bytes | None) -> None:
+        assert key.startswith(_NOTE) and key != _CLOCK_KEY
+        self._dirty[("accounts", key)] = value
+
     def suppression(self, person_key: str) -> Suppression | None:
         return self._suppression(person_key)
 
@@ -171,6 +185,53 @@ class PartitionState:
 
     def drop_timer(self, key: bytes) -> None:
         self._dirty[("timers", key)] = None
+
+    def erase_person(self, person_keys: Collection[str]) -> dict[str, list[bytes]]:
+        """Delete every key of this partition that holds one of `person_keys`: their state
+        at each account (engagement, cadence, memos of their windows), their spilled dedup
+        records and their timers (window expiry). Returns the keys deleted, by table; the
+        changelog then carries a tombstone for each."""
+        wanted = {pk.encode() for pk in person_keys}
+        names = set(person_keys)
+        removed: dict[str, list[bytes]] = {}
+
+        def drop(table: str, key: bytes) -> None:
+            self._dirty[(table, key)] = None
+            removed.setdefault(table, []).append(key)
+            if table == "prospects":
+                self._read[(table, key)] = None
+
+        for person in person_keys:
+            for key in self.prospects_of(person):
+                drop("prospects", key)
+        for key in self._keys("overflow"):  # <account>|<person>|<day>, or <account>|<day>
+            owner = key.rpartition(b"|")[0]
+            if owner.partition(b"|")[2] in wanted:
+                drop("overflow", key)
+        for key in self._keys("timers"):
+            raw = self._dirty.get(("timers", key)) or self._stores["timers"].get(
+                self.partition, key
+            )
+            if raw and _TIMER.decode(raw)[2] in names:
+                drop("timers", key)
+        return removed
+
+    def prospects_of(self, person_key: str) -> list[bytes]:
+        """The person's prospect keys at every account in this partition. A scan of the
+        partition's keys (about 1 µs a key): for erasures and CRM tombstones only."""
+        person = person_key.encode()
+        return [k for k in self._keys("prospects") if k.partition(b"|")[2] == person]
+
+    def _keys(self, table: str) -> list[bytes]:
+        """Every key of the table in this partition, as this frame sees it."""
+        keys = set(self._stores[table].keys(self.partition))
+        for (t, key), value in self._dirty.items():
+            if t == table:
+                if value is None:
+                    keys.discard(key)
+                else:
+                    keys.add(key)
+        return sorted(keys)
 
     @property
     def changed(self) -> bool:

@@ -41,7 +41,7 @@ from signals.codec import Rejected
 from signals.sources import SourceSet, Unmapped
 from streams.dead_letter import dead_letter_out
 from streams.delivery import Out, Sender
-from streams.frames import Entry, encode_frame, partition_for
+from streams.frames import BROADCAST, Entry, encode_frame, partition_for
 from streams.health import Health
 from streams.intake import intake
 from streams.metrics import BatchStats, Metrics
@@ -90,7 +90,7 @@ class Router:
     @property
     def input_topics(self) -> list[str]:
         t = self.topics
-        return [*t.inputs, t.contacts, t.activity, *t.sources]
+        return [*t.inputs, t.contacts, t.activity, *t.sources, t.erasure]
 
     async def run(self) -> None:
         """Consume, route and commit until cancelled."""
@@ -141,6 +141,10 @@ class Router:
                     letters.append(self._dead_letter(record, result, stats))
                 else:
                     stats.consumed[(record.topic, result.kind)] += 1
+                    if result.entry.kind in BROADCAST:  # concerns a person at any account
+                        for p in range(self.partitions):
+                            frames.setdefault(p, []).append(result.entry)
+                        continue
                     p = partition_for(result.entry.key, self.partitions)
                     frames.setdefault(p, []).append(result.entry)
         # Frames first, each partition's in order; dead letters in the same delivery.

@@ -12,7 +12,7 @@
 3. The changelog records of every key the frame changed (one per key) are delivered, each
    acknowledged.
 4. Only then are the values written to the local stores, together with the changelog
-   offsets they reached.
+   offsets they reached. Keys an erasure deleted are then purged from the files.
 5. The agent returns to Faust, which acks the frame; its offset is committed on Faust's
    commit interval.
 
@@ -42,13 +42,17 @@ from rules.rulebook.model import Rulebook
 from streams.dead_letter import dead_letter_out
 from streams.delivery import Sender
 from streams.effects import FrameWork, Handlers
+from streams.erasure import Erasure
 from streams.frames import (
     ACTIVITY,
     ARRIVAL,
     CONTACT,
     DEPARTURE,
+    ERASE,
+    ERASED,
     SIGNAL,
     TICK,
+    UNCONTACT,
     Entry,
     FrameError,
     decode_frame,
@@ -100,6 +104,7 @@ class Scorer:
             max_bytes=max_bytes,
             publish_suppression=suppressions.publish,
         )
+        erasure = Erasure(topics=topics, partitions=partitions)
         self._event_time: dict[int, datetime] = {}
         self.ready_to_send: asyncio.Event | None = None  # set once the output producer runs
         self.order: FrameOrder | None = None  # streams.gaps: no frame skipped, none reordered
@@ -110,6 +115,9 @@ class Scorer:
             ACTIVITY: self.handlers.activity,
             CONTACT: self.handlers.contact,
             TICK: self.handlers.tick,
+            ERASE: erasure.erase,
+            ERASED: erasure.erased,
+            UNCONTACT: erasure.uncontact,
         }
 
     @property
@@ -174,6 +182,8 @@ class Scorer:
                 table = by_topic[out.topic]
                 offsets[table] = max(offsets.get(table, -1), md.offset)
             state.commit_local(offsets)
+        for table, keys in work.erased.items():  # an erasure: the bytes leave the disk too
+            self.stores[table].purge(partition, keys)
         self.metrics.record_batch(work.stats, now=time.time())
 
     def on_rebalance(self, revoked: set[int] | None = None) -> None:

@@ -162,6 +162,14 @@ class Settings(BaseSettings):
         default="followup.suppressions",
         description="Person-level opt-outs, bounces and replies (salted keys), compacted.",
     )
+    topic_erasure: str = Field(
+        default="privacy.erasure",
+        description="Erasure requests, keyed by person key, compacted (`followup forget`).",
+    )
+    topic_erasure_done: str = Field(
+        default="privacy.erasure.done",
+        description="Erasure receipts, keyed by request id: no personal data.",
+    )
     suppression_salt: SecretStr = Field(
         default=SecretStr("followup-signals"),
         description=(
@@ -183,6 +191,10 @@ class Settings(BaseSettings):
         default=4 * 1024 * 1024,
         ge=64 * 1024,
         description="RocksDB write buffer (memtable) per table partition; two are kept.",
+    )
+    rocksdb_compression: Literal["snappy", "lz4", "zstd", "none"] = Field(
+        default="snappy",
+        description="Compression of the RocksDB table files (none: what is on disk is greppable).",
     )
     producer_linger_ms: int = Field(
         default=0,

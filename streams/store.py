@@ -12,8 +12,12 @@ offset. A test rebuilds a worker from the changelog alone and compares.
 
 `TableStore` is the one place that knows the store's internals (private to the pinned
 faust-streaming; `tests/streams/test_faust_internals.py` pins them):
-`Store._db_for_partition`, `Store.offset_key`, the rocksdict `WriteBatch`, and the memory
-store's `data` dict (`FOLLOWUP_STORE=memory`, for development).
+`Store._db_for_partition`, `Store._dbs`, `Store.offset_key`, the rocksdict `WriteBatch`, and
+the memory store's `data` dict (`FOLLOWUP_STORE=memory`, for development).
+
+A RocksDB delete only writes a tombstone: the old value stays in the write-ahead log and in
+table files until a compaction passes over it. `purge` is what an erasure adds, so that the
+bytes leave the disk now and not some day.
 
 `Memo` keeps decoded states across frames, least recently used first out, bounded by an
 estimate of their size in memory (`FOLLOWUP_STATE_MEMO_BYTES`).
@@ -22,7 +26,7 @@ estimate of their size in memory (`FOLLOWUP_STATE_MEMO_BYTES`).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 __all__ = ["Memo", "TableStore"]
@@ -72,6 +76,17 @@ class TableStore:
             if key != offset_key:
                 yield key, value
 
+    def keys(self, partition: int) -> Iterator[bytes]:
+        """Every key of the partition, in key order, without reading values."""
+        store = self._store
+        if not self.is_rocksdb:
+            yield from sorted(store.data)
+            return
+        offset_key = store.offset_key
+        for key in store._db_for_partition(partition).keys():  # noqa: SIM118 (an Rdict)
+            if key != offset_key:
+                yield key
+
     def until(self, partition: int, end: bytes) -> Iterator[tuple[bytes, bytes]]:
         """The partition's keys below `end`, in key order (a time index's due entries)."""
         store = self._store
@@ -109,6 +124,29 @@ class TableStore:
         if offset is not None:
             batch.put(store.offset_key, str(offset).encode())
         store._db_for_partition(partition).write(batch)
+
+    def purge(self, partition: int, keys: Iterable[bytes]) -> None:
+        """Make deleted `keys` leave the disk: flush the memtable, compact the files that
+        cover each key (the tombstone and the old value meet and both go), then reopen the
+        database, which rewrites its manifest (it names each file's first and last key) and
+        starts a new write-ahead log. Call after `write` deleted them. Costs a compaction of
+        the files involved: for erasures, not for the hot path."""
+        store = self._store
+        if not self.is_rocksdb:
+            return  # the memory store forgets at once
+        import rocksdict
+
+        db = store._db_for_partition(partition)
+        db.flush(True)
+        # Rewrite even files at the last level (a lone flushed file is otherwise moved down
+        # as it is), so that the tombstone itself, which names the key, goes as well.
+        force = rocksdict.CompactOptions()
+        force.set_bottommost_level_compaction(rocksdict.BottommostLevelCompaction.force())
+        for key in sorted(set(keys)):
+            db.compact_range(key, key + b"\x00", force)
+        store._dbs.pop(partition, None)
+        db.close()
+        store._db_for_partition(partition)
 
 
 class Memo:

@@ -21,7 +21,9 @@ class Topics:
     windows_closed: str
     dead_letter_suffix: str
     sources: tuple[str, ...] = ()  # declared foreign source topics (signals.sources)
-    suppressions: str = "followup.suppressions"  # declared foreign source topics (signals.sources)
+    suppressions: str = "followup.suppressions"  # person-level suppressions (salted keys)
+    erasure: str = "privacy.erasure"  # erasure requests (signals.erasure)
+    erasure_done: str = "privacy.erasure.done"  # their receipts
 
     @classmethod
     def from_settings(cls, settings: Settings, *, sources: Iterable[str] = ()) -> Topics:
@@ -40,6 +42,8 @@ class Topics:
             dead_letter_suffix=settings.dead_letter_suffix,
             sources=tuple(sources),
             suppressions=settings.topic_suppressions,
+            erasure=settings.topic_erasure,
+            erasure_done=settings.topic_erasure_done,
         )
 
     def dead_letter(self, source_topic: str) -> str:
@@ -59,8 +63,10 @@ class Topics:
     @property
     def all_created(self) -> list[str]:
         """Every topic the engine expects to exist (Faust creates its changelogs itself)."""
-        sources = [*self.inputs, self.contacts, self.activity, *self.sources, self.keyed]
+        sources = [*self.inputs, self.contacts, self.activity, *self.sources, self.erasure]
+        sources.append(self.keyed)
         names = [*sources, self.windows_opened, self.windows_closed, self.suppressions]
+        names.append(self.erasure_done)
         names += [self.dead_letter(t) for t in sources]
         names += [self.sink_dead_letter(sink) for sink in ("webhook", "slack")]
         return names

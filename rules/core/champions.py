@@ -13,6 +13,7 @@ prospect at that contact's account (the latest record by event time wins).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -28,7 +29,14 @@ from signals.models import JobChanged
 from signals.records import PersonRec, SignalRec, account_rec, person_rec
 from signals.windows import ChampionHistory
 
-__all__ = ["Departure", "apply_contact", "champion_facts", "depart", "previous_person_key"]
+__all__ = [
+    "Departure",
+    "apply_contact",
+    "champion_facts",
+    "clear_roles",
+    "depart",
+    "previous_person_key",
+]
 
 
 class Departure(msgspec.Struct, frozen=True):
@@ -155,3 +163,13 @@ def apply_contact(
     if not update:
         return new_account, None  # nothing newer than what is held
     return new_account, msgspec.structs.replace(base, **update)
+
+
+def clear_roles(prospect: ProspectState | None, at: datetime) -> ProspectState | None:
+    """The prospect without CRM roles, for a contact the CRM deleted at `at` (a tombstone on
+    `crm.contacts`); None if there is nothing to clear or a newer record set the roles."""
+    if prospect is None or not prospect.crm_roles:
+        return None
+    if prospect.crm_roles_as_of is not None and prospect.crm_roles_as_of > at:
+        return None
+    return msgspec.structs.replace(prospect, crm_roles=(), crm_roles_as_of=at)

@@ -48,7 +48,7 @@ __all__ = [
     "lookup",
 ]
 
-UnmappedReason = Literal["call", "event", "page", "anonymous", "no_account"]
+UnmappedReason = Literal["call", "event", "page", "anonymous", "no_account", "tombstone"]
 
 
 @dataclass(frozen=True, slots=True)

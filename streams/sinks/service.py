@@ -203,6 +203,10 @@ class SinkService:
     # -- one window ----------------------------------------------------------------------
 
     async def _handle(self, message: Any) -> None:
+        if message.value is None:  # an erasure's tombstone for the person: nothing to send
+            for target in self.targets:
+                self.metrics.deliveries.labels(target.kind, "tombstone").inc()
+            return
         try:
             window = WindowOpened.model_validate_json(message.value or b"")
         except ValidationError as exc:

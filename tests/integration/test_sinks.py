@@ -232,3 +232,50 @@ def test_a_dead_receiver_on_one_partition_does_not_block_another(settings):
             await hook.stop()
 
     asyncio.run(scenario())
+
+
+def test_an_erasure_tombstone_is_skipped_not_delivered_nor_dead_lettered(settings):
+    settings = _settings(settings)
+    topics = Topics.from_settings(settings)
+
+    async def scenario() -> None:
+        await prepare_topics(settings)
+        hook = FlakyReceiver(OK)
+        url = await hook.start()
+        try:
+            await _produce(settings, [("w-before", 1)])
+            producer = AIOKafkaProducer(**client_kwargs(settings))
+            await producer.start()
+            try:  # what an erasure publishes for the person's key
+                await producer.send_and_wait(
+                    settings.topic_windows_opened,
+                    None,
+                    key=b"w-before@acme-data.example",
+                    partition=1,
+                )
+            finally:
+                await producer.stop()
+            await _produce(settings, [("w-after", 1)])
+
+            async def settled(service: SinkService) -> None:
+                await wait_until(lambda: "w-after" in hook.accepted, timeout=60, what="w-after")
+
+            service = await _with_sink(settings, [WebhookTarget(url, SECRET)], settled)
+            assert sorted(hook.accepted) == ["w-after", "w-before"]
+            assert sum(hook.attempts.values()) == 2, "the tombstone was never sent"
+            samples = {
+                s.labels["outcome"]: s.value
+                for metric in service.metrics.registry.collect()
+                if metric.name == "followup_sink_deliveries"
+                for s in metric.samples
+                if s.name.endswith("_total")
+            }
+            assert samples == {"delivered": 2, "tombstone": 1}
+            dlq = await read_topic(
+                settings, topics.sink_dead_letter("webhook"), until=lambda _: False, timeout=2
+            )
+            assert dlq == []
+        finally:
+            await hook.stop()
+
+    asyncio.run(scenario())

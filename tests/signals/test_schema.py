@@ -21,6 +21,8 @@ def test_every_contract_has_a_schema() -> None:
         "crm_contact.schema.json",
         "window_opened.schema.json",
         "window_closed.schema.json",
+        "erasure_request.schema.json",
+        "erasure_receipt.schema.json",
     }
     expected |= {f"{kind.value}.schema.json" for kind in SignalType}
     assert set(SCHEMAS) == expected

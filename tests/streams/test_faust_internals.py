@@ -28,6 +28,7 @@ def test_the_rocksdb_store_parts_exist() -> None:
     assert store.offset_key == b"__faust\0offset__"
     for name in ("_db_for_partition", "set_persisted_offset", "persisted_offset"):
         assert callable(getattr(store, name)), name
+    assert "_dbs" in inspect.getsource(store.__init__)  # TableStore.purge reopens through it
     options = rocksdb_store.RocksDBOptions()
     for name in ("write_buffer_size", "max_write_buffer_number", "block_cache_size"):
         assert hasattr(options, name), name
@@ -48,11 +49,53 @@ def test_a_table_store_reads_writes_and_scans_a_rocksdb_partition(tmp_path: Path
     store.write(1, {b"a|x": b"1", b"a|y": b"2", b"b|z": b"3"}, offset=41)
     assert store.get(1, b"a|y") == b"2" and store.get(0, b"a|y") is None
     assert [k for k, _ in store.scan(1, b"a|")] == [b"a|x", b"a|y"]
+    assert list(store.keys(1)) == [b"a|x", b"a|y", b"b|z"], "values unread, offset key left out"
     assert [k for k, _ in store.until(1, b"b")] == [b"a|x", b"a|y"]
     assert table.data.persisted_offset(_tp("internals-test-prospects-changelog", 1)) == 41
     store.write(1, {b"a|x": None}, offset=42)
     assert store.get(1, b"a|x") is None
     assert "prospects" in TABLES
+
+
+def test_purge_leaves_no_byte_of_a_deleted_key_in_the_partition_directory(
+    tmp_path: Path,
+) -> None:
+    """What an erasure relies on: after `purge`, the partition's files (table files, log,
+    manifest) hold no trace of the deleted key, and the other keys are still there."""
+    app = faust.App("purge-test", store="rocksdb://", datadir=str(tmp_path))
+    table = app.Table("prospects", key_type=bytes, value_type=bytes, partitions=2)
+    shared_rocksdb_options(
+        table,
+        block_cache_bytes=1 << 20,
+        write_buffer_bytes=1 << 20,
+        write_buffers=2,
+        compression="none",  # so that a value in a table file is greppable
+    )
+    store = TableStore(table)
+    secret = b"erase.me@example.com"
+    flushed, unflushed = b"acme.com|" + secret, b"other.com|" + secret
+    store.write(0, {flushed: b"state of " + secret, b"acme.com|keep": b"k"}, 1)
+    db = table.data._db_for_partition(0)
+    db.flush(True)  # into a table file, and the key into the manifest
+    store.write(0, {unflushed: b"state of " + secret}, 2)  # only in the log and memtable
+    store.write(0, {flushed: None, unflushed: None}, 3)
+    directory = Path(db.path())
+    assert any(secret in f.read_bytes() for f in directory.iterdir() if f.is_file())
+
+    store.purge(0, [flushed, unflushed])
+
+    assert not [f.name for f in directory.iterdir() if f.is_file() and secret in f.read_bytes()]
+    assert store.get(0, b"acme.com|keep") == b"k" and store.get(0, b"acme.com|" + secret) is None
+    store.write(0, {b"acme.com|later": b"l"}, 4)  # the reopened database takes writes
+    assert store.get(0, b"acme.com|later") == b"l"
+
+    # Written and deleted between two flushes, alone in its database: the flush keeps the
+    # tombstone, which names the key, in a file of its own that must be rewritten, not moved.
+    store.write(1, {flushed: b"state"}, 1)
+    store.write(1, {flushed: None}, 2)
+    other = Path(table.data._db_for_partition(1).path())
+    store.purge(1, [flushed])
+    assert not [f.name for f in other.iterdir() if f.is_file() and secret in f.read_bytes()]
 
 
 def _tp(topic: str, partition: int) -> object:

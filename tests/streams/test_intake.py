@@ -6,13 +6,23 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 
 from signals.codec import Rejected
 from signals.models import SignalType
-from signals.sources import SourceSet
-from streams.frames import ACTIVITY, CONTACT, DEPARTURE, SIGNAL, decode_signal_body
+from signals.sources import SourceSet, Unmapped
+from streams.frames import (
+    ACTIVITY,
+    BROADCAST,
+    CONTACT,
+    DEPARTURE,
+    ERASE,
+    SIGNAL,
+    UNCONTACT,
+    decode_signal_body,
+)
 from streams.intake import Accepted, intake
 from streams.settings import Settings
 from streams.topics import Topics
@@ -24,14 +34,22 @@ PERSON = {"email": "ana@acme.example", "title": "VP"}
 ACCOUNT = {"domain": "www.Acme.example"}
 
 
-def _message(topic: str, body: Any) -> Any:
+def _message(topic: str, body: Any, key: bytes | None = None) -> Any:
     value = body if isinstance(body, bytes) or body is None else orjson.dumps(body)
-    return SimpleNamespace(topic=topic, partition=3, offset=41, key=None, value=value, headers=[])
+    return SimpleNamespace(
+        topic=topic,
+        partition=3,
+        offset=41,
+        key=key,
+        value=value,
+        headers=[],
+        timestamp=int(NOW.timestamp() * 1000),
+    )
 
 
-def _run(topic: str, body: Any) -> Any:
+def _run(topic: str, body: Any, key: bytes | None = None) -> Any:
     return intake(
-        _message(topic, body),
+        _message(topic, body, key),
         topics=TOPICS,
         sources=SourceSet.empty(),
         clock=lambda: NOW,
@@ -119,3 +137,36 @@ def test_control_characters_never_reach_the_entry() -> None:
     assert rec.person is not None and rec.person.title == "VP[31m Sales"
     bad_id = _run(PAGES, _signal(event_id="e\x001"))
     assert isinstance(bad_id, Rejected) and bad_id.reason == "invalid"
+
+
+def test_an_erasure_request_becomes_an_entry_for_every_partition_with_its_key() -> None:
+    request = {
+        "person": {"email": "Ana@Acme.example", "id": "crm-7"},
+        "request_id": "r-1",
+        "requested_at": NOW.isoformat(),
+    }
+    result = _run(TOPICS.erasure, request, key=b"ana@acme.example")
+    assert isinstance(result, Accepted) and result.kind == "erasure_request"
+    assert result.entry.kind == ERASE and ERASE in BROADCAST
+    assert result.entry.key == "person:ana@acme.example"
+    assert msgspec.msgpack.decode(result.entry.body) == [
+        "r-1",
+        ["ana@acme.example", "id:crm-7"],
+        b"ana@acme.example",
+    ]
+    done = _run(TOPICS.erasure, None, key=b"ana@acme.example")  # the engine's own tombstone
+    assert isinstance(done, Unmapped) and done.reason == "tombstone"
+    bad = _run(TOPICS.erasure, {"person": {}, "request_id": "r"})
+    assert isinstance(bad, Rejected) and bad.reason in ("missing_identity", "invalid")
+
+
+def test_a_crm_tombstone_keyed_by_the_person_clears_their_roles_everywhere() -> None:
+    for key, person in ((b" Ana@ACME.example", "ana@acme.example"), (b"crm-7", "id:crm-7")):
+        result = _run(TOPICS.contacts, None, key=key)
+        assert isinstance(result, Accepted) and result.entry.kind == UNCONTACT
+        assert UNCONTACT in BROADCAST
+        assert msgspec.msgpack.decode(result.entry.body) == [person, NOW.timestamp()]
+    unkeyed = _run(TOPICS.contacts, None)
+    assert isinstance(unkeyed, Rejected) and unkeyed.reason == "tombstone"
+    garbled = _run(TOPICS.contacts, None, key=b"\xff")
+    assert isinstance(garbled, Rejected) and garbled.reason == "invalid"

@@ -30,6 +30,8 @@ def _batch() -> BatchStats:
     stats.scoring_seconds.extend([0.0002, 0.003])
     stats.window_latency_seconds.extend([0.4, 7.0])
     stats.last_event_time = 1_700_000_000.0
+    stats.erased_keys = 5
+    stats.erasures_done = 1
     return stats
 
 
@@ -59,7 +61,7 @@ def _families(metrics: Metrics) -> list:
 
 def test_every_metric_has_the_prefix_help_and_a_sample():
     families = _families(_populated())
-    assert len(families) == 24
+    assert len(families) == 26
     for family in families:
         assert family.name.startswith(f"{PREFIX}_"), family.name
         assert family.documentation, family.name

@@ -23,6 +23,12 @@ class DictStore:
             (k, v) for (p, k), v in self.data.items() if p == partition and k.startswith(prefix)
         )
 
+    def keys(self, partition: int):
+        return sorted(k for (p, k) in self.data if p == partition)
+
+    def until(self, partition: int, end: bytes):
+        return sorted((k, v) for (p, k), v in self.data.items() if p == partition and k < end)
+
     def write(self, partition: int, items: dict, offset: int | None) -> None:
         for key, raw in items.items():
             if raw is None:

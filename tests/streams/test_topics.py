@@ -13,10 +13,10 @@ def test_dead_letter_topics_are_named_after_their_source() -> None:
 def test_every_input_and_internal_topic_has_a_dead_letter_topic() -> None:
     topics = Topics.from_settings(Settings())
     created = set(topics.all_created)
-    for source in [*topics.inputs, topics.keyed]:
+    for source in [*topics.inputs, topics.contacts, topics.erasure, topics.keyed]:
         assert source in created
         assert topics.dead_letter(source) in created
-    assert topics.windows_opened in created
+    assert {topics.windows_opened, topics.erasure_done} <= created
 
 
 def test_input_topics_map_to_their_signal_type() -> None:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from rules.core.champions import apply_contact, depart, previous_person_key
+from rules.core.champions import apply_contact, clear_roles, depart, previous_person_key
 from rules.core.engine import apply_signal
 from rules.offline.replay import Replay
 from rules.rulebook.model import Rulebook
@@ -250,3 +250,24 @@ def test_a_contact_updates_who_the_person_is_and_a_roleless_one_keeps_the_roles(
     # An older record changes neither.
     _, third = apply_contact(contact("c0", 0, "Intern", []), account=None, prospect=second)
     assert third is None
+
+
+def test_a_deleted_contact_loses_its_roles_unless_a_newer_record_set_them() -> None:
+    contact = CrmContact.model_validate(
+        {
+            "event_id": "c1",
+            "occurred_at": T0 + timedelta(hours=2),
+            "person": {"email": "ana@acme.com"},
+            "account": {"domain": "acme.com"},
+            "roles": ["Champion"],
+        }
+    )
+    _, prospect = apply_contact(contact, account=None, prospect=None)
+    assert prospect is not None and prospect.crm_roles == ("champion",)
+    assert clear_roles(prospect, T0 + timedelta(hours=1)) is None, "the CRM record is newer"
+    cleared = clear_roles(prospect, T0 + timedelta(hours=3))
+    assert cleared is not None and cleared.crm_roles == ()
+    assert cleared.crm_roles_as_of == T0 + timedelta(hours=3)
+    assert cleared.person == prospect.person, "who the person is stays"
+    assert clear_roles(cleared, T0 + timedelta(hours=4)) is None, "nothing left to clear"
+    assert clear_roles(None, T0) is None
