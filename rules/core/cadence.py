@@ -39,14 +39,15 @@ memory bounds.
 
 from __future__ import annotations
 
-import bisect
 from datetime import datetime, timedelta
 from typing import Literal
 
 import msgspec
 
+from rules.core import touches as packed
 from rules.core.sendtime import Urgency
-from rules.core.state import CadenceState, Suppression, Touch
+from rules.core.state import CadenceState, Suppression, day_number, fingerprint
+from rules.core.touches import MAX_TOUCHES, Touch
 from rules.rulebook.cadence import CadenceRules, expires_for
 from signals.activity import (
     Activity,
@@ -76,9 +77,9 @@ __all__ = [
     "gate",
     "merge_suppressions",
     "suppression_update",
+    "touch_memory",
 ]
 
-MAX_TOUCHES = 100
 MAX_VACATIONS = 20
 
 GateReason = Literal[
@@ -111,32 +112,39 @@ class Gate(msgspec.Struct, frozen=True):
 _EMPTY = CadenceState()
 
 
+def touch_memory(rules: CadenceRules, horizon_days: float) -> timedelta:
+    """How long touches are kept: the engagement horizon (the engine's memory of events:
+    an older touch arriving now is too late, and a redelivery could not be recognised),
+    or a longer `touch_window_days` or `min_days_between_touches` where the rulebook has
+    one, so that the cap and the spacing always see every touch they count."""
+    days = max(horizon_days, rules.touch_window_days, rules.min_days_between_touches)
+    return timedelta(days=days)
+
+
 def apply_activity(
-    rules: CadenceRules, state: CadenceState | None, activity: Activity
+    rules: CadenceRules,
+    state: CadenceState | None,
+    activity: Activity,
+    *,
+    keep_since: datetime | None = None,
 ) -> CadenceUpdate:
     """Fold one activity into the state. Never raises on a validated activity.
 
     Deduplication is the caller's (the prospect's memory of applied events). An
     out-of-office span counts for at most `rules.max_vacation_days` from its first day.
+    A touch is kept with the newest `MAX_TOUCHES` sent at or after `keep_since` (the
+    caller's clock minus `touch_memory`; None keeps them regardless of age).
     """
     previous = state if state is not None else _EMPTY
-    at, eid = activity.occurred_at, activity.event_id
+    at = activity.occurred_at
+    order = fingerprint("activity", activity.source, activity.event_id)
     update: dict[str, object] = {}
     closes: str | None = None
     post_demo = False
     if isinstance(activity, TouchSent):
         p = activity.properties
-        touch = Touch(
-            at=at,
-            event_id=eid,
-            channel=p.channel,
-            play=p.play,
-            window_id=p.window_id,
-            value_touch=p.value_touch,
-        )
-        touches = list(previous.touches)
-        bisect.insort(touches, touch, key=lambda t: (t.at, t.event_id))
-        update["touches"] = tuple(touches[-MAX_TOUCHES:])
+        touch = Touch(at=at, channel=p.channel, play=p.play, value_touch=p.value_touch)
+        update["touches"] = packed.insert(previous.touches, touch, keep_since=keep_since)
         if p.play == "breakup":
             update["breakup_at"] = _latest(previous.breakup_at, at)
         closes = p.window_id
@@ -148,24 +156,23 @@ def apply_activity(
         first = previous.opted_out_at
         update["opted_out_at"] = at if first is None or at < first else first
     elif isinstance(activity, MeetingBooked):
-        if previous.meeting_booked is None or (at, eid) > previous.meeting_booked:
-            update["meeting_booked"] = (at, eid)
+        if previous.meeting_booked is None or (at, order) > previous.meeting_booked:
+            update["meeting_booked"] = (at, order)
             update["meeting_at"] = activity.properties.meeting_at
     elif isinstance(activity, MeetingHeld):
         update["meeting_held_at"] = _latest(previous.meeting_held_at, at)
         post_demo = update["meeting_held_at"] == at and previous.opted_out_at is None
     elif isinstance(activity, DealStageChanged):
-        if previous.deal_stage_as_of is None or (at, eid) > previous.deal_stage_as_of:
+        if previous.deal_stage_as_of is None or (at, order) > previous.deal_stage_as_of:
             update["deal_stage"] = activity.properties.stage
-            update["deal_stage_as_of"] = (at, eid)
+            update["deal_stage_as_of"] = (at, order)
     elif isinstance(activity, OutOfOffice):
         p_ooo = activity.properties
         first_day = p_ooo.from_ or at.date()
         last_day = min(p_ooo.until, first_day + timedelta(days=rules.max_vacation_days - 1))
-        spans = sorted(
-            set(previous.vacations) | {(first_day, last_day)}, key=lambda s: (s[1], s[0])
-        )
-        update["vacations"] = tuple(sorted(spans[-MAX_VACATIONS:]))
+        span = (day_number(first_day), day_number(last_day))
+        spans = sorted(set(previous.vacation_days) | {span}, key=lambda s: (s[1], s[0]))
+        update["vacation_days"] = tuple(sorted(spans[-MAX_VACATIONS:]))
     return CadenceUpdate(msgspec.structs.replace(previous, **update), False, closes, post_demo)
 
 
@@ -250,8 +257,9 @@ def gate(
     """
     s = effective(state, suppression)
     post_demo = trigger_play == "post_demo"
-    play = _play(rules, s, trigger_play, hot)
-    channel = _channel(rules, s, play, last_engaged_at)
+    touches = packed.unpack(s.touches)
+    play = _play(rules, s, touches, trigger_play, hot)
+    channel = _channel(rules, s, touches, play, last_engaged_at)
     urgency: Urgency = (
         "now"
         if post_demo or hot
@@ -259,13 +267,14 @@ def gate(
         if play in ("signal_triggered", "multi_thread")
         else "flexible"
     )
-    reason = _refusal(rules, s, post_demo, hot, at)
+    reason = _refusal(rules, s, touches, post_demo, hot, at)
     return Gate(reason is None, reason, play, channel, urgency, expires_for(play, rules))
 
 
 def _refusal(
     rules: CadenceRules,
     s: CadenceState,
+    touches: tuple[Touch, ...],
     post_demo: bool,
     hot: bool,
     at: datetime,
@@ -289,21 +298,23 @@ def _refusal(
         and at < s.breakup_at + timedelta(days=rules.breakup_silence_days)
     ):
         return "breakup_silence"
-    if _over_cap(rules, s.touches, at):
+    if _over_cap(rules, touches, at):
         return "too_many_touches"
     spacing = timedelta(days=rules.min_days_between_touches)
-    if not hot and any(abs(at - t.at) < spacing for t in s.touches):
+    if not hot and any(abs(at - t.at) < spacing for t in touches):
         return "too_soon"
     return None
 
 
-def _play(rules: CadenceRules, s: CadenceState, trigger: Play, hot: bool) -> Play:
+def _play(
+    rules: CadenceRules, s: CadenceState, touches: tuple[Touch, ...], trigger: Play, hot: bool
+) -> Play:
     if s.deal_stage in rules.won_stages:
         return "post_purchase"
     if trigger == "post_demo" or hot:
         return trigger
     since = _epoch(s)
-    unanswered = [t for t in s.touches if since is None or t.at > since]
+    unanswered = [t for t in touches if since is None or t.at > since]
     if not unanswered:
         return trigger
     if sum(t.value_touch for t in unanswered) >= rules.breakup_after_unanswered_value_touches:
@@ -312,10 +323,14 @@ def _play(rules: CadenceRules, s: CadenceState, trigger: Play, hot: bool) -> Pla
 
 
 def _channel(
-    rules: CadenceRules, s: CadenceState, play: Play, last_engaged_at: datetime | None
+    rules: CadenceRules,
+    s: CadenceState,
+    touches: tuple[Touch, ...],
+    play: Play,
+    last_engaged_at: datetime | None,
 ) -> Channel:
     email_ok = s.bounced_at is None or any(
-        t.channel == "email" and t.at > s.bounced_at for t in s.touches
+        t.channel == "email" and t.at > s.bounced_at for t in touches
     )
     usable = [c for c in rules.channel_sequence if c != "email" or email_ok]
     if not usable:
@@ -325,7 +340,7 @@ def _channel(
     if play in ("post_demo", "breakup", "post_purchase"):
         return "email" if email_ok else usable[0]
     since = max((x for x in (_epoch(s), last_engaged_at) if x is not None), default=None)
-    quiet = [t for t in s.touches if since is None or t.at > since]
+    quiet = [t for t in touches if since is None or t.at > since]
     emails = sum(t.channel == "email" for t in quiet)
     if email_ok and emails < rules.switch_channel_after_email_touches:
         return "email"

@@ -23,7 +23,8 @@ from datetime import datetime
 
 import msgspec
 
-from rules.core.cadence import apply_activity, expires_for, suppression_update
+from rules.core import touches
+from rules.core.cadence import apply_activity, expires_for, suppression_update, touch_memory
 from rules.core.decide import Suppressed, TriggerRef, evaluate_window, evaluation_time
 from rules.core.dedup import Spill, is_too_late, prune_seen, remember, seen_before
 from rules.core.engagement import day_of
@@ -96,7 +97,8 @@ def apply_outreach(
     if prospect is not None and seen_before(prospect.seen, fp, day, overflow):
         return ActivityOutcome("duplicate")
     before = base.cadence
-    update = apply_activity(rulebook.cadence, before, activity)
+    memory = touch_memory(rulebook.cadence, horizon)
+    update = apply_activity(rulebook.cadence, before, activity, keep_since=reference - memory)
     seen, spills = remember(base.seen, fp, day)
     seen, drops = prune_seen(seen, day_of(max(reference, at)), horizon)
     state = msgspec.structs.replace(base, cadence=update.state, seen=seen)
@@ -159,8 +161,8 @@ def _attributed_play(activity: Activity, before: CadenceState | None) -> Play | 
     if isinstance(activity, TouchSent):
         return activity.properties.play
     if isinstance(activity, (Replied, MeetingBooked, MeetingHeld)) and before is not None:
-        earlier = [t for t in before.touches if t.at <= activity.occurred_at]
-        return earlier[-1].play if earlier else None  # type: ignore[return-value]
+        earlier = [t for t in touches.unpack(before.touches) if t.at <= activity.occurred_at]
+        return earlier[-1].play if earlier else None
     return None
 
 

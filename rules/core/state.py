@@ -26,9 +26,12 @@ for an operator, it never guesses). `tests/rules/core/fixtures/` holds bytes of 
 version, and a test decodes them.
 
 Versions: 1 kept every day of the horizon per rule and the spilled days as a list; 2 folds
-old days into periods (`RuleSum.periods`) and stores the spilled days as a dayset. Version 1
-bytes are converted on read (the next prune folds their old days). A version 1 reader
-rejects version 2 bytes: a rollback past version 2 cannot read what version 2 wrote.
+old days into periods (`RuleSum.periods`) and stores the spilled days as a dayset; 3 packs
+the cadence's touches (`rules.core.touches`: 5 bytes each, no ids), orders meetings and
+deal stages by fingerprint, stores vacations as day numbers and leaves out an email equal
+to the person key. Older bytes are converted on read (`rules.core.formats`; the next prune
+folds old days and drops old touches). A reader rejects newer versions: a rollback past
+version 3 cannot read what version 3 wrote.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from typing import Final, TypeVar, get_args
 
 import msgspec
 
-from rules.core import dayset
+from rules.core import formats
 from signals.records import AccountRec, PersonRec
 from signals.windows import Play
 
@@ -65,7 +68,7 @@ __all__ = [
     "Stamps",
     "StateFormatError",
     "Suppression",
-    "Touch",
+    "day_number",
     "decode_account",
     "decode_prospect",
     "decode_suppression",
@@ -75,7 +78,7 @@ __all__ = [
     "suppression_key",
 ]
 
-FORMAT_VERSION: Final = 2
+FORMAT_VERSION: Final = 3
 SIGNAL_TYPES: Final = ("email_opened", "page_visited", "job_changed", "funding_announced")
 PLAYS: Final = get_args(Play)
 FACT_KEYS: Final = (
@@ -92,7 +95,7 @@ FACT_KEYS: Final = (
     "properties.previous_account.name",
     "properties.previous_account.domain",
 )
-KNOWN_VERSIONS: Final = frozenset({1, 2})
+KNOWN_VERSIONS: Final = frozenset({1, 2, 3})
 PERIOD_DAYS: Final = 14
 MAX_SEEN_INLINE: Final = 32
 
@@ -248,29 +251,37 @@ class Stamps(_S, frozen=True):
 NO_STAMP: Final = 255
 
 
-class Touch(_S, frozen=True):
-    at: datetime
-    event_id: str
-    channel: str
-    play: str
-    window_id: str | None = None
-    value_touch: bool = True
-
-
 class CadenceState(_S, frozen=True):
     """What outreach tools told us about one person at one account, order-independent."""
 
-    touches: tuple[Touch, ...] = ()  # by (at, event_id), newest MAX_TOUCHES kept
+    touches: bytes = b""  # packed and bounded by `rules.core.touches` (format 3)
     replied_at: datetime | None = None
     opted_out_at: datetime | None = None
     bounced_at: datetime | None = None
-    meeting_booked: tuple[datetime, str] | None = None
+    meeting_booked: tuple[datetime, int] | None = None  # (at, fingerprint): merge order
     meeting_at: datetime | None = None
     meeting_held_at: datetime | None = None
     deal_stage: str | None = None
-    deal_stage_as_of: tuple[datetime, str] | None = None
-    vacations: tuple[tuple[date, date], ...] = ()  # sorted, inclusive local dates
+    deal_stage_as_of: tuple[datetime, int] | None = None  # (at, fingerprint): merge order
+    vacation_days: tuple[tuple[int, int], ...] = ()  # sorted, inclusive local days (format 3)
     breakup_at: datetime | None = None
+
+    @property
+    def vacations(self) -> tuple[tuple[date, date], ...]:
+        """The out-of-office spans as inclusive local dates (stored as days since 1970)."""
+        return tuple((_date_of(a), _date_of(b)) for a, b in self.vacation_days)
+
+
+_EPOCH_DAY: Final = date(1970, 1, 1).toordinal()
+
+
+def _date_of(day: int) -> date:
+    return date.fromordinal(_EPOCH_DAY + day)
+
+
+def day_number(d: date) -> int:
+    """`d` as days since 1970-01-01, how `CadenceState.vacation_days` stores it."""
+    return d.toordinal() - _EPOCH_DAY
 
 
 class Suppression(_S, frozen=True):
@@ -335,43 +346,47 @@ _VERSION_BYTE = bytes([FORMAT_VERSION])
 def encode_state(state: ProspectState | AccountState | msgspec.Struct) -> bytes:
     """Our bytes for a state: the format version, then MessagePack. Equal states give equal
     bytes (Structs encode positionally; no dicts). A prospect's person key is left out: it
-    is the table key already (`decode_prospect` puts it back)."""
+    is the table key already (`decode_prospect` puts it back), and so is the person's email
+    when it is the key as it stands (stored as "", which no email keyed by it can be)."""
     if isinstance(state, ProspectState):
-        state = msgspec.structs.replace(state, person_key="")
+        person = state.person
+        if person.email and person.email == state.person_key and not _by_id(state.person_key):
+            person = msgspec.structs.replace(person, email="")
+        state = msgspec.structs.replace(state, person_key="", person=person)
     return _VERSION_BYTE + _ENCODER.encode(state)
 
 
-def _decode(decoder: msgspec.msgpack.Decoder[_S_T], data: bytes, seen_at: int | None) -> _S_T:
+def _by_id(person_key: str) -> bool:
+    # A person with an empty email is keyed by CRM id; so "" is unambiguous for the others.
+    return person_key.startswith("id:")
+
+
+def _decode(decoder: msgspec.msgpack.Decoder[_S_T], data: bytes, kind: formats.Kind) -> _S_T:
     if not data or data[0] not in KNOWN_VERSIONS:
         version = data[0] if data else None
         raise StateFormatError(f"unknown state format version {version!r}")
-    body = memoryview(data)[1:]
+    body: bytes | memoryview = memoryview(data)[1:]
     try:
-        if data[0] == 1 and seen_at is not None:
-            body = memoryview(_from_v1(body, seen_at))
+        if data[0] != FORMAT_VERSION:
+            body = formats.upgrade(memoryview(data)[1:], data[0], kind)
         return decoder.decode(body)
-    except (msgspec.DecodeError, TypeError, ValueError, IndexError) as exc:
+    except (msgspec.DecodeError, TypeError, ValueError, IndexError, KeyError) as exc:
         raise StateFormatError(f"not a state of format {data[0]}: {exc}") from None
-
-
-def _from_v1(body: memoryview, seen_at: int) -> bytes:
-    """Format 1 bytes as format 2: only `Seen.spilled` changed shape (a list of days then,
-    a dayset now); format 1 rule sums are format 2 sums with no periods yet."""
-    raw = msgspec.msgpack.decode(body)
-    if len(raw) > seen_at and len(raw[seen_at]) > 1:
-        raw[seen_at][1] = dayset.of(raw[seen_at][1])
-    return _ENCODER.encode(raw)
 
 
 def decode_prospect(data: bytes, person_key: str) -> ProspectState:
     """Read `encode_state` output of the prospect stored under `person_key`. Raises
     `StateFormatError` on anything else."""
-    return msgspec.structs.replace(_decode(_PROSPECT, data, 4), person_key=person_key)
+    state = _decode(_PROSPECT, data, "prospect")
+    person = state.person
+    if person.email == "" and not _by_id(person_key):
+        person = msgspec.structs.replace(person, email=person_key)
+    return msgspec.structs.replace(state, person_key=person_key, person=person)
 
 
 def decode_account(data: bytes) -> AccountState:
-    return _decode(_ACCOUNT, data, 3)
+    return _decode(_ACCOUNT, data, "account")
 
 
 def decode_suppression(data: bytes) -> Suppression:
-    return _decode(_SUPPRESSION, data, None)
+    return _decode(_SUPPRESSION, data, "suppression")

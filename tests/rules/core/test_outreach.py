@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from rules.core.cadence import touch_memory
+from rules.core.touches import Touch, unpack
 from rules.offline.replay import Replay
 from signals.activity import Activity
 from tests.rules.builders import (
@@ -166,3 +168,32 @@ def test_a_newer_window_closes_the_open_one_expired_or_superseded() -> None:
     r.apply(visit("p-4", T0 + days(9), who=ANA), late)
     assert (r.closed[-1].window_id, r.closed[-1].reason) == (second.window_id, "expired")
     assert r.closed[-1].closed_at == second.draft.expires_at
+
+
+def _touches_of(r: Replay) -> tuple[Touch, ...]:
+    cadence = r.prospects["acme.com"]["ana@acme.com"].cadence
+    assert cadence is not None
+    return unpack(cadence.touches)
+
+
+def test_a_redelivered_touch_is_kept_once_and_an_alike_one_twice() -> None:
+    """Touches keep no ids: the prospect's memory of (source, event id) is the dedup."""
+    r = Replay(make_rulebook())
+    a = activity("touch_sent", "t1", T0, channel="email", play="value_add")
+    r.apply_activity(a, NOW)
+    assert r.apply_activity(a, NOW).duplicate
+    assert len(_touches_of(r)) == 1
+    r.apply_activity(activity("touch_sent", "t2", T0, channel="email", play="value_add"), NOW)
+    assert len(_touches_of(r)) == 2
+
+
+def test_touches_are_forgotten_past_the_cadence_memory() -> None:
+    """The rulebook's horizon (90 days) is longer than its touch window: it is the memory."""
+    rulebook = make_rulebook()
+    memory = touch_memory(rulebook.cadence, rulebook.engagement.horizon_days)
+    assert memory == days(90)
+    r = Replay(rulebook)
+    r.apply_activity(activity("touch_sent", "t1", T0, channel="email", play="value_add"), T0)
+    later = T0 + memory + days(1)
+    r.apply_activity(activity("touch_sent", "t2", later, channel="phone", play="breakup"), later)
+    assert [t.channel for t in _touches_of(r)] == ["phone"]

@@ -29,7 +29,7 @@ from rules.core.state import (
     Stamps,
     StateFormatError,
     Suppression,
-    Touch,
+    day_number,
     decode_account,
     decode_prospect,
     decode_suppression,
@@ -37,6 +37,7 @@ from rules.core.state import (
     fingerprint,
     suppression_key,
 )
+from rules.core.touches import Touch, pack
 from signals.records import AccountRec, PersonRec
 
 T0 = datetime(2025, 3, 3, 15, 0, tzinfo=UTC)
@@ -101,9 +102,9 @@ def prospect(version: int = FORMAT_VERSION) -> ProspectState:
         open_window_id="w_1",
         open_window_expires_at=T0,
         cadence=CadenceState(
-            touches=(Touch(T0, "t1", "email", "signal_triggered", "w_1"),),
+            touches=pack(Touch(T0, "email", "signal_triggered")),
             replied_at=T0,
-            vacations=((date(2025, 3, 10), date(2025, 3, 14)),),
+            vacation_days=((day_number(date(2025, 3, 10)), day_number(date(2025, 3, 14))),),
         ),
     )
 
@@ -170,14 +171,52 @@ def test_every_committed_format_version_still_decodes(
         assert decode(data) == expected(version), path.name
 
 
-def test_a_format_1_state_is_read_as_format_2_and_written_as_it() -> None:
-    """Convert on read: the spilled days become a dayset; the next write is format 2."""
+def test_a_format_1_state_is_read_as_the_current_format_and_written_as_it() -> None:
+    """Convert on read: the spilled days become a dayset; the next write is format 3."""
     old = _decode_ana((FIXTURES / "prospect.v1.bin").read_bytes())
     assert dayset.days(old.seen.spilled) == [20149]
     assert old.engagement.sums[0].periods == ()
     data = encode_state(old)
-    assert data[0] == FORMAT_VERSION == 2
+    assert data[0] == FORMAT_VERSION == 3
     assert _decode_ana(data) == old
+
+
+def test_a_format_2_cadence_is_read_packed() -> None:
+    """Touches lose their ids, vacations become day numbers, and an event id that ordered
+    a booking or a deal stage becomes fingerprint 0 (its source was never stored)."""
+    data = (FIXTURES / "prospect.v2.bin").read_bytes()
+    raw = msgspec.msgpack.decode(data[1:])
+    cadence = raw[15]
+    assert cadence[0] == [[T0, "t1", "email", "signal_triggered", "w_1", True]]  # v2's
+    cadence[0].insert(0, [T0, "t0", "sms", "breakup", None, False])
+    cadence[4:9] = [[T0, "m1"], None, None, "open", [T0, "d1"]]
+    old = _decode_ana(b"\x02" + msgspec.msgpack.encode(raw))
+    assert old.cadence is not None
+    assert old.cadence.touches == pack(Touch(T0, "email", "signal_triggered")) + pack(
+        Touch(T0, "sms", "breakup", value_touch=False)
+    )
+    assert old.cadence.vacations == ((date(2025, 3, 10), date(2025, 3, 14)),)
+    assert old.cadence.meeting_booked == (T0, 0)
+    assert (old.cadence.deal_stage, old.cadence.deal_stage_as_of) == ("open", (T0, 0))
+    assert _decode_ana(encode_state(old)) == old
+
+
+@pytest.mark.parametrize(
+    ("key", "email", "stored"),
+    [
+        ("ana@acme.com", "ana@acme.com", False),  # the key: left out, put back
+        ("ana@acme.com", "Ana@ACME.com", True),  # as given differs from the key: kept
+        ("id:crm-7", "", True),  # an empty email of a person keyed by id stays empty
+        ("id:crm-7", None, False),
+    ],
+)
+def test_the_email_is_stored_only_where_the_key_does_not_say_it(
+    key: str, email: str | None, stored: bool
+) -> None:
+    state = ProspectState(key, "acme.com", PersonRec(email=email, id="crm-7", name="Ana"))
+    data = encode_state(state)
+    assert decode_prospect(data, key) == state
+    assert (b"Ana@ACME.com" in data or b"ana@acme.com" in data) == (stored and bool(email))
 
 
 def test_a_newer_writer_with_an_added_field_is_still_readable() -> None:
