@@ -1,15 +1,20 @@
 """How one signal becomes one engagement contribution, and the text it may keep.
 
 A contribution lives in the person's state and is quoted in every window it supports, so
-whatever a producer sends, its detail is clipped to `MAX_KEPT_TEXT` characters and the
-facts it keeps for the draft share one budget of `MAX_KEPT_TEXT` characters (short facts
-whole, the long ones share what they leave): a job change with four long facts keeps as
-much text as a page view with one, and the few contributions a state keeps stay small.
-Pure.
+whatever a producer sends, its detail is clipped to `MAX_KEPT_TEXT` bytes of UTF-8 and the
+facts it keeps for the draft share one budget of `MAX_KEPT_TEXT` bytes (short facts whole,
+the long ones share what they leave): a job change with four long facts keeps as much
+text as a page view with one, and the few contributions a state keeps stay small. Bytes,
+not characters: the contract's limits are characters, and one can take four bytes.
+
+The event id a reason cites is kept whole up to `MAX_CITED_ID` bytes (a UUID with a
+prefix fits); a longer one is cited by its start, `~` and 12 hex digits of its hash
+(`cited_id`), so two long ids that share a start still differ. Pure.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,15 +24,38 @@ from rules.core.scoring import placeholders, render_detail
 from rules.rulebook.model import EngagementRule, Rulebook
 from signals.records import SignalRec
 
-__all__ = ["MAX_KEPT_TEXT", "clip", "contribution_of"]
+__all__ = ["MAX_CITED_ID", "MAX_KEPT_TEXT", "cited_id", "clip", "contribution_of"]
 
-MAX_KEPT_TEXT = 120
+MAX_KEPT_TEXT = 120  # bytes of UTF-8
+MAX_CITED_ID = 40  # bytes of UTF-8
+_DIGEST_HEX = 12
 _DRAFT_KEYS = frozenset(DRAFT_FACT_KEYS)
 
 
+def _size(text: str) -> int:
+    return len(text.encode())
+
+
+def _head(text: str, limit: int) -> str:
+    """The longest start of `text` of at most `limit` bytes (whole characters only)."""
+    return text.encode()[: max(0, limit)].decode("utf-8", "ignore")
+
+
 def clip(text: str, limit: int = MAX_KEPT_TEXT) -> str:
-    """`text` at most `limit` characters, an ellipsis marking a cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """`text` in at most `limit` bytes of UTF-8, an ellipsis marking a cut."""
+    if _size(text) <= limit:
+        return text
+    mark = "…" if limit >= _size("…") else ""
+    return _head(text, limit - _size(mark)) + mark
+
+
+def cited_id(event_id: str) -> str:
+    """The event id a kept contribution cites: itself up to `MAX_CITED_ID` bytes, else its
+    start, `~` and the first hex digits of its hash, `MAX_CITED_ID` bytes in all."""
+    if _size(event_id) <= MAX_CITED_ID:
+        return event_id
+    digest = hashlib.blake2b(event_id.encode(), digest_size=_DIGEST_HEX // 2).hexdigest()
+    return _head(event_id, MAX_CITED_ID - 1 - _DIGEST_HEX) + "~" + digest
 
 
 def _fact_text(value: Any) -> str:
@@ -37,13 +65,13 @@ def _fact_text(value: Any) -> str:
 
 
 def _within_budget(texts: list[tuple[int, str]]) -> tuple[tuple[int, str], ...]:
-    """`texts` clipped to `MAX_KEPT_TEXT` characters in all: shorter ones first are kept
+    """`texts` clipped to `MAX_KEPT_TEXT` bytes in all: shorter ones first are kept
     whole while they fit their equal share, and what they leave goes to the longer ones."""
     limits: dict[int, int] = {}
     left = MAX_KEPT_TEXT
-    by_length = sorted(texts, key=lambda it: len(it[1]))
+    by_length = sorted(texts, key=lambda it: _size(it[1]))
     for n, (i, text) in enumerate(by_length):
-        limits[i] = min(len(text), left // (len(by_length) - n))
+        limits[i] = min(_size(text), left // (len(by_length) - n))
         left -= limits[i]
     return tuple((i, clip(text, max(1, limits[i]))) for i, text in texts)
 
@@ -53,7 +81,7 @@ def contribution_of(
 ) -> eng.Contribution:
     """The contribution `rule` makes for `signal` (points before caps and decay).
 
-    Its detail is clipped to `MAX_KEPT_TEXT` characters and the facts kept for the draft
+    Its detail is clipped to `MAX_KEPT_TEXT` bytes and the facts kept for the draft
     share that many (they live in the state and in every window, whatever a producer
     sends). A detail the
     rule renders from the kept facts alone is left empty (`rules.core.decide.resolved`
@@ -72,7 +100,7 @@ def contribution_of(
         if detail == clip(render_detail(rule.detail, {DRAFT_FACT_KEYS[i]: v for i, v in kept})):
             detail = ""  # the rule renders it again from the kept facts: not stored twice
     return eng.Contribution(
-        event_id=signal.event_id,
+        event_id=cited_id(signal.event_id),
         signal_type=signal.type,
         rule=rule.name,
         points=rule.points,
