@@ -8,13 +8,14 @@ Prints, in one run on the example rulebook (or `--rulebook`):
    has 1, 100 and 1,000 prior signals inside the horizon, and the ratio of the last to the
    first (the running sums make it flat: the target is at most 1.5x);
 2. the stored bytes of a typical person (20 signals over three weeks), of the worst person
-   this script can construct from signals (`worst`: every text and id at its input limit,
-   every person-level rule firing every day of the horizon and past it, job changes from a
-   new previous account every day, more remembered ids than the state keeps inline), and
-   of an account with 1,000 people, each next to its target;
+   this script can construct (`worst`: every text and id at its input limit, every
+   person-level rule firing every day of the horizon and past it, job changes from a new
+   previous account every day, more remembered ids than the state keeps inline, and the
+   most outreach history the cadence keeps: `MAX_TOUCHES` touches inside its memory, the
+   most vacations, replies, bounces, meetings and deal stages), and of an account with
+   1,000 people, each next to its target;
 3. encode and decode time per state;
-4. the same worst person with outreach history too (touches at the cadence's memory
-   bound): reported apart, because touches are not yet bounded by the targets.
+4. the same worst person without outreach history, for comparison.
 
 Times are medians of `--repeat` calls; compare the numbers of one run, not across machines.
 The last line is for tools:
@@ -34,7 +35,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from rules.core.cadence import MAX_TOUCHES
+from rules.core.cadence import MAX_TOUCHES, MAX_VACATIONS
 from rules.core.engine import apply_signal
 from rules.core.fitcache import FitCache
 from rules.core.state import decode_account, decode_prospect, encode_state
@@ -143,7 +144,7 @@ def _longest_id(n: int) -> str:
     return f"e{n}-".ljust(128, "x")  # event ids at their limit: kept contributions cite them
 
 
-def worst(rulebook: Rulebook, *, touches: int = 0) -> Any:
+def worst(rulebook: Rulebook, *, outreach: bool = True) -> Any:
     """The largest person this script can make from a history (an adversarial builder).
 
     Every text and id at its input limit; for every day of the horizon and five past it,
@@ -151,7 +152,7 @@ def worst(rulebook: Rulebook, *, touches: int = 0) -> Any:
     path and title at its limit) and an email open, and a job change into the account from
     a new previous account, alternating senior and other titles (both job rules); so more
     ids than the state keeps inline, and every per-day and per-period slot filled.
-    `touches` outreach touches (at their id limits) are added on top when asked."""
+    With `outreach`, the most the cadence keeps on top (`_outreach`)."""
     horizon = int(rulebook.engagement.horizon_days)
     state = Replay(rulebook)
     n = 0
@@ -186,18 +187,48 @@ def worst(rulebook: Rulebook, *, touches: int = 0) -> Any:
             previous_title="Q" * 200,
             previous_account=previous,
         )
-    for i in range(touches):
-        activity = {
-            "type": "touch_sent",
-            "event_id": _longest_id(10**6 + i),
-            "occurred_at": END - timedelta(days=60) + timedelta(hours=12 * i),
+    if outreach:
+        _outreach(state)
+    return state.prospect("acme-data.example", person_key(Person.model_validate(LONGEST)))
+
+
+def _outreach(state: Replay) -> None:
+    """`MAX_TOUCHES` touches (every id at its limit) over the last 50 days, inside the
+    cadence memory, with a reply, a bounce and a deal stage (at its limit) after every
+    tenth, a booked and a held meeting after every twentieth, and `MAX_VACATIONS` distinct
+    out-of-office spans at their longest."""
+    n = 0
+
+    def send(type_: str, at: datetime, **props: Any) -> None:
+        nonlocal n
+        body = {
+            "type": type_,
+            "event_id": _longest_id(10**6 + n),
+            "occurred_at": at,
             "source": "s" * 100,
             "person": LONGEST,
             "account": ACCOUNT,
-            "properties": {"channel": "linkedin", "play": "no_response", "window_id": "w" * 128},
+            "properties": props,
         }
-        state.apply_activity(_ACTIVITY.validate_python(activity), END)
-    return state.prospect("acme-data.example", person_key(Person.model_validate(LONGEST)))
+        state.apply_activity(_ACTIVITY.validate_python(body), END)
+        n += 1
+
+    start = END - timedelta(days=50)
+    for i in range(MAX_TOUCHES):
+        at = start + timedelta(hours=12 * i)
+        channel = ("email", "linkedin", "phone", "sms")[i % 4]
+        send("touch_sent", at, channel=channel, play="no_response", window_id="w" * 128)
+        if i % 10 == 9:
+            send("replied", at + timedelta(hours=1), channel="email", window_id="w" * 128)
+            send("bounced", at + timedelta(hours=2), channel="email")
+            send("deal_stage_changed", at + timedelta(hours=3), stage="s" * 49 + str(i % 10))
+        if i % 20 == 19:
+            meeting = at + timedelta(days=2)
+            send("meeting_booked", at + timedelta(hours=4), meeting_at=meeting.isoformat())
+            send("meeting_held", at + timedelta(hours=5), meeting_id="m" * 128, kind="k" * 50)
+    for i in range(MAX_VACATIONS):
+        first = (start + timedelta(days=2 * i)).date()
+        send("out_of_office", start + timedelta(days=2 * i), until=first + timedelta(days=300))
 
 
 def account_of(rulebook: Rulebook, people: int) -> Any:
@@ -223,8 +254,10 @@ def account_of(rulebook: Rulebook, people: int) -> Any:
     return state.accounts["acme-data.example"]
 
 
-def _decoded(decode: Callable[..., object], data: bytes) -> object:
-    return decode(data, "p") if decode is decode_prospect else decode(data)
+def _decoded(decode: Callable[..., object], data: bytes, state: Any) -> object:
+    if decode is decode_prospect:
+        return decode(data, state.person_key)  # its table key: the email comes back from it
+    return decode(data)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,21 +278,21 @@ def main(argv: list[str] | None = None) -> int:
     person, account = typical(rulebook)
     heavy = worst(rulebook)
     big = account_of(rulebook, 1000)
-    with_touches = worst(rulebook, touches=MAX_TOUCHES)
+    signals_only = worst(rulebook, outreach=False)
     print("\nstored state (format version byte + MessagePack)")
     rows: list[tuple[str, Any, int | None, Callable[..., object]]] = [
         ("typical person (20 signals, 3 weeks)", person, 1024, decode_prospect),
         ("worst person constructed", heavy, 4096, decode_prospect),
         ("its account", account, None, decode_account),
         ("account of 1,000 people", big, 4096, decode_account),
-        (f"worst person + {MAX_TOUCHES} touches", with_touches, None, decode_prospect),
+        ("worst person, no outreach history", signals_only, None, decode_prospect),
     ]
     sizes = {}
     for label, state, target, decode in rows:
         data = encode_state(state)
         sizes[label] = len(data)
         enc = median_us(lambda s=state: encode_state(s), args.repeat)
-        dec = median_us(lambda d=data, f=decode: _decoded(f, d), args.repeat)
+        dec = median_us(lambda d=data, f=decode, s=state: _decoded(f, d, s), args.repeat)
         verdict = "" if target is None else "ok" if len(data) <= target else "OVER"
         against = f"(target <= {target}) {verdict}" if target is not None else ""
         print(
