@@ -21,6 +21,7 @@ __all__ = [
     "PERSONAL_EMAIL_DOMAINS",
     "account_key",
     "email_domain",
+    "email_key",
     "is_personal_domain",
     "partition_key",
     "person_key",
@@ -83,10 +84,15 @@ def is_personal_domain(domain: str) -> bool:
     return account_key(domain) in PERSONAL_EMAIL_DOMAINS
 
 
+def email_key(email: str) -> str:
+    """The person key of an email address: trimmed, lowercase, its domain normalised."""
+    local, _, domain = email.strip().rpartition("@")
+    return f"{local.lower()}@{email_domain(domain)}"
+
+
 def person_key(person: Person | PersonRec) -> str:
     if person.email:
-        local, _, domain = person.email.strip().rpartition("@")
-        return f"{local.lower()}@{email_domain(domain)}"
+        return email_key(person.email)
     assert person.id is not None  # the model guarantees one of the two
     return f"id:{person.id.strip()}"
 

@@ -34,10 +34,11 @@ from streams.partition import TABLES
 from streams.reload import install_reload
 from streams.router import Router
 from streams.score import Scorer
+from streams.score_api import ScoreApi, score_api_tokens
 from streams.settings import Settings
 from streams.suppressions import Suppressions
 from streams.topics import Topics
-from streams.web import install_views
+from streams.web import install_views, tables_recovered
 
 __all__ = ["Runtime", "create_app"]
 
@@ -270,7 +271,19 @@ def create_app(
         stall_after=settings.stall_after_seconds,
     )
     install_reload(app, scorer, settings.rulebook, metrics)
-    install_views(app, metrics)
+    score_api = ScoreApi(
+        app,
+        scorer=scorer,
+        tokens=score_api_tokens(settings),
+        keyed_topic=topics.keyed,
+        partitions=settings.partitions,
+        recovered=lambda: tables_recovered(app),
+        clock=clock,
+        metrics=metrics,
+    )
+    from streams.worker import build_version  # streams.worker builds apps: import late
+
+    install_views(app, metrics, score_api, build_version())
 
     @app.timer(settings.expiry_sweep_seconds)
     async def _expiry_ticks() -> None:

@@ -1,8 +1,11 @@
 """`followup demo`: the whole product on a bundled sample, bounded to about a minute.
 
 Starts the embedded broker (or uses FOLLOWUP_BROKER_URL when it is set), a worker process
-with fresh state, replays a seeded sample of signals (plus a few malformed records and
-redeliveries), prints each follow-up window as it opens, then a summary.
+with fresh state whose sink delivers to a local webhook receiver, and the HTTP ingest;
+replays a seeded sample of signals (plus a few malformed records and redeliveries), prints
+each follow-up window as it opens, then the live step (`streams.demo_live`: two pricing
+visits POSTed to the ingest, the window at the webhook, the score API asked), then a
+summary.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +30,7 @@ import orjson
 from signals.models import SignalType
 from signals.sample import bad_records, generate
 from streams.broker import EmbeddedBroker, free_port
+from streams.demo_live import Live, LiveRig, live_step
 from streams.local import (
     Record,
     WorkerProcess,
@@ -117,31 +122,65 @@ def run_demo(
             "clock": "event",
         }
     )
-    topics = Topics.from_settings(settings)
-    worker: WorkerProcess | None = None
     try:
         _say(f"followup demo · seed {seed} · {people} people at {accounts} accounts · {days} days")
         where = "embedded, memory only" if own_broker else "from FOLLOWUP_BROKER_URL"
         _say(f"  broker     {settings.broker_url} ({where})")
-        asyncio.run(prepare_topics(settings))
+        sample = (seed, people, accounts, days)
+        return asyncio.run(_run(settings, state_dir, sample, timeout, started))
+    except KeyboardInterrupt:
+        _say("\ninterrupted")
+        return 130
+    finally:
+        if broker is not None:
+            broker.stop()
+        with contextlib.suppress(OSError):
+            shutil.rmtree(state_dir)
+
+
+async def _run(
+    settings: Settings,
+    state_dir: Path,
+    sample: tuple[int, int, int, int],
+    timeout: float,
+    started: float,
+) -> int:
+    """The worker, the local webhook receiver and the ingest around the replay."""
+    rig = await LiveRig.open()  # before the worker: its sink delivers from the first window
+    settings = rig.worker_settings(settings)
+    topics = Topics.from_settings(settings)
+    worker: WorkerProcess | None = None
+    try:
+        await prepare_topics(settings)
         worker = WorkerProcess.start(settings, state_dir / "worker.log")
         _say(
             f"  worker     pid {worker.process.pid} · metrics "
             f"http://{settings.web_host}:{settings.web_port}/metrics · log {worker.log_path}"
         )
-        records = _records(topics, seed, people, accounts, days)
-        code = asyncio.run(_replay(settings, topics, worker, records, timeout, started))
-        return code
-    except KeyboardInterrupt:
-        _say("\ninterrupted")
-        return 130
+        await rig.start_ingest(settings)
+        assert rig.ingest is not None
+        _say(f"  ingest     http://127.0.0.1:{rig.ingest.port}/v1/events (bearer token)")
+        _say(f"  webhook    {rig.url} (the worker's sink signs each delivery)")
+        records = _records(topics, *sample)
+        replayed = await _replay(settings, topics, worker, records, timeout)
+        if replayed is None:
+            return 1
+        live = await _live(settings, rig) if replayed.ok else None
+        _summary(records, replayed, live, rig, started)
+        return 0 if replayed.ok and live is not None and live.window is not None else 1
     finally:
         if worker is not None:
             worker.stop()
-        if broker is not None:
-            broker.stop()
-        with contextlib.suppress(OSError):
-            shutil.rmtree(state_dir)
+        await rig.close()
+
+
+@dataclass
+class _Replayed:
+    ok: bool
+    windows: list[dict[str, Any]]
+    dead: Counter[str]
+    redelivered: int
+    seconds: float
 
 
 async def _replay(
@@ -150,8 +189,8 @@ async def _replay(
     worker: WorkerProcess,
     records: list[Record],
     timeout: float,
-    started: float,
-) -> int:
+) -> _Replayed | None:
+    """Produce the sample and print each window as it opens; None if the worker died."""
     windows: list[dict[str, Any]] = []
     seen: set[str] = set()
     redelivered = 0
@@ -188,7 +227,7 @@ async def _replay(
         if not worker.alive:
             progress.cancel()
             _say("  worker exited:\n" + worker.log_tail())
-            return 1
+            return None
         await asyncio.sleep(0.5)
     try:
         progress.result()
@@ -199,77 +238,43 @@ async def _replay(
     stop_reading.set()
     await reader
     dead = await _count_dead_letters(settings, topics)
-    _summary(records, windows, dead, redelivered, time.monotonic() - produced_at, started)
-    if ok:
-        await _live(settings, topics)
-    return 0 if ok else 1
+    return _Replayed(ok, windows, dead, redelivered, time.monotonic() - produced_at)
 
 
-_LIVE_ACCOUNT = {
-    "domain": "live-demo.example",
-    "name": "Live Demo Inc",
-    "industry": "software",
-    "employees": 450,
-    "country": "US",
-    "technologies": ["kafka"],
-}
-_LIVE_PERSON = {
-    "email": "alex@live-demo.example",
-    "name": "Alex Live",
-    "title": "VP Data",
-    "seniority": "vp",
-    "department": "data",
-    "timezone": "America/Chicago",
-}
-
-
-async def _live(settings: Settings, topics: Topics) -> None:
-    """The point of the product: a prospect visits pricing now; how soon is the window open?"""
+async def _live(settings: Settings, rig: LiveRig) -> Live:
+    """The point of the product: a prospect visits pricing now; how soon is the window at
+    the webhook?"""
     _say("")
     _say("live: Alex (VP Data at Live Demo Inc) opens the pricing page twice, right now")
-    now = datetime.now(UTC)
-    records = [
-        Record(
-            topics.for_signal(SignalType.PAGE_VISITED),
-            orjson.dumps(
-                {
-                    "event_id": f"live-{now.timestamp():.0f}-{n}",
-                    "occurred_at": (now + timedelta(seconds=n)).isoformat(),
-                    "source": "demo-live",
-                    "person": _LIVE_PERSON,
-                    "account": _LIVE_ACCOUNT,
-                    "properties": {"path": "/pricing", "title": "Pricing"},
-                }
-            ),
-            key=b"live-demo.example",
-        )
-        for n in range(2)
-    ]
-    arrived: list[float] = []
+    live = await live_step(settings, rig)
+    _say(f"  POST /v1/events        {live.status}, {live.accepted} accepted")
+    if live.window is None or live.seconds is None:
+        _say("  no window at the webhook within 20 s (see the worker log)")
+        return live
+    wid = live.window["window_id"]
+    for line in rig.lines:
+        if wid in line:
+            _say(f"  webhook receiver       {line}")
+    _say(_describe(live.window))
+    _say(f"  at the webhook {live.seconds:.2f}s after the POST, signature verified")
+    if live.score is not None:
+        _say(f"  score API              {_standing(live.score)}")
+    return live
 
-    def seen(message: Any) -> None:
-        if b"alex@live-demo.example" in message.value and not arrived:
-            arrived.append(time.monotonic())
 
-    reader = asyncio.create_task(
-        read_topic(
-            settings,
-            topics.windows_opened,
-            until=lambda _: bool(arrived),
-            timeout=20,
-            on_record=seen,
-        )
-    )
-    await asyncio.sleep(1.5)  # the reader is assigned and has read the backlog
-    sent = time.monotonic()
-    await produce(settings, records)
-    found = await reader
-    if arrived:
-        window = next(orjson.loads(m.value) for m in found if b"alex@live-" in m.value)
-        _say(_describe(window))
-        _say(f"  window opened {arrived[0] - sent:.2f}s after the signals were sent")
+def _standing(score: dict[str, Any]) -> str:
+    now = score["window_now"]
+    if now["would_open"]:
+        verdict = "a window would open now"
+    elif now["blocked_by"] == "cooldown":
+        verdict = f"no new window until {now['cooldown_until'][:16]} (cooldown)"
     else:
-        _say("  no window within 15 s (see the worker log)")
+        verdict = f"no new window now: {now['blocked_by']}"
+    opened = score["open_window"]["window_id"] if score["open_window"] else "none"
+    return (
+        f"total {score['total']:.0f}/{score['threshold']:.0f}, tier {score['tier']}, "
+        f"open window {opened}; {verdict}"
+    )
 
 
 async def _count_dead_letters(settings: Settings, topics: Topics) -> Counter[str]:
@@ -286,12 +291,12 @@ async def _count_dead_letters(settings: Settings, topics: Topics) -> Counter[str
 
 def _summary(
     records: list[Record],
-    windows: list[dict[str, Any]],
-    dead: Counter[str],
-    redelivered: int,
-    processing_seconds: float,
+    replayed: _Replayed,
+    live: Live | None,
+    rig: LiveRig,
     started: float,
 ) -> None:
+    windows, dead = replayed.windows, replayed.dead
     plays = Counter(w["play"] for w in windows)
     tiers = Counter(w["score"].get("fit_tier") or "-" for w in windows)
     accounts = {w.get("account_key") for w in windows}
@@ -305,10 +310,16 @@ def _summary(
     _say(f"  windows opened        {len(windows)} for {len(accounts)} accounts")
     _say(f"  by play               {', '.join(f'{k} {v}' for k, v in plays.most_common())}")
     _say(f"  by fit tier           {', '.join(f'{k} {v}' for k, v in sorted(tiers.items()))}")
-    if redelivered:
-        _say(f"  redelivered windows   {redelivered} (same window_id; consumers dedup)")
+    if replayed.redelivered:
+        _say(f"  redelivered windows   {replayed.redelivered} (same window_id; consumers dedup)")
     if windows:
         points = [w["score"]["total"] for w in windows]
         _say(f"  median window score   {statistics.median(points):.0f}")
-    _say(f"  processing            {processing_seconds:.1f}s from first signal to caught up")
+    _say(f"  processing            {replayed.seconds:.1f}s from first signal to caught up")
+    if live is not None and live.seconds is not None:
+        _say(f"  live, over HTTP       window at the webhook {live.seconds:.2f}s after the POST")
+    _say(
+        f"  webhook deliveries    {len(rig.receiver.seen)} windows, signatures verified"
+        f" ({rig.receiver.duplicates} redeliveries deduplicated; expired ones are skipped)"
+    )
     _say(f"  total                 {time.monotonic() - started:.1f}s")

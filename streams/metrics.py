@@ -182,6 +182,13 @@ class Metrics:
         self.ready = Gauge(
             f"{p}_worker_ready", "1 when the worker is ready to process signals.", registry=r
         )
+        self.score_api_requests = Counter(
+            f"{p}_score_api_requests_total",
+            "Score API requests, by status code and by who answered: this worker (local), "
+            "the account's owner (forwarded), or nobody (refused before any state was read).",
+            ["status", "route"],
+            registry=r,
+        )
         self.rulebook = Info(f"{p}_rulebook", "The rulebook in force.", registry=r)
         self.build = Info(f"{p}_build", "Build information.", registry=r)
 

@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 __all__ = ["DEFAULT_RULEBOOK", "SECRET_FIELDS", "Settings", "env_name", "secret_values"]
 
 #: Settings whose values are secrets: never logged, never in reprs or exported environments.
-SECRET_FIELDS = frozenset({"broker_password", "broker_key_password"})
+SECRET_FIELDS = frozenset({"broker_password", "broker_key_password", "score_api_token"})
 
 
 def env_name(field: str) -> str:
@@ -250,6 +250,14 @@ class Settings(BaseSettings):
     )
     sink_port: int = Field(
         default=6068, ge=0, le=65535, description="/metrics and /health of `followup sink`."
+    )
+    score_api_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of the score API on the worker's web port (comma-separated: "
+        "several); unset (and no file): the API is off.",
+    )
+    score_api_token_file: Path | None = Field(
+        default=None, description="File with one score API bearer token per line."
     )
 
     @field_validator("broker_url")

@@ -1,4 +1,5 @@
-"""HTTP views on the worker's web port: `/metrics`, `/health/live`, `/health/ready`.
+"""HTTP views on the worker's web port: `/metrics`, `/health/live`, `/health/ready`, and
+the score API (`streams.score_api`: a person's live score, and its OpenAPI document).
 
 The views run on the worker's event loop and never call the broker. Liveness only proves
 the event loop answers, so a broker that is briefly away does not get the pod restarted.
@@ -7,6 +8,7 @@ no part of the pipeline blocked (a send that keeps failing, a crashed loop, the 
 replica still reading: `streams.health`); a 503 names the checks that failed and what is
 blocked.
 
+The score API's two paths are always routed and answer 404 while no token is set.
 Nothing else is served. Faust's own views would: `/table/...` serves table contents (personal
 data), `/router/...`, `/graph`, `/stats` and `/performance` describe the cluster, and an index
 page answers `/`. `streams.app` turns off each one that has a setting and `install_views`
@@ -20,19 +22,41 @@ from __future__ import annotations
 from typing import Any
 
 import faust
+import orjson
 from faust.web import Request, Response, View
 from faust.web.base import BlueprintManager
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams.metrics import Metrics
+from streams.openapi import openapi_document
+from streams.score_api import OPENAPI_PATH, PERSON_PATH, ScoreApi
 
-__all__ = ["SERVED_ROUTES", "install_views", "readiness", "readiness_report", "stream_partitions"]
+__all__ = [
+    "SERVED_ROUTES",
+    "install_views",
+    "readiness",
+    "readiness_report",
+    "stream_partitions",
+    "tables_recovered",
+]
 
 #: Every (method, path) the worker's web server answers (aiohttp adds HEAD to each GET);
 #: any other path is a 404, any other method a 405.
 SERVED_ROUTES: frozenset[tuple[str, str]] = frozenset(
-    {("GET", "/metrics"), ("GET", "/health/live"), ("GET", "/health/ready")}
+    {
+        ("GET", "/metrics"),
+        ("GET", "/health/live"),
+        ("GET", "/health/ready"),
+        ("GET", PERSON_PATH),
+        ("GET", OPENAPI_PATH),
+    }
 )
+# A path part may hold anything but `/`: aiohttp's default pattern also refuses `{` and `}`,
+# which would get aiohttp's plain-text 404 instead of the API's JSON 400.
+_PERSON_ROUTE = PERSON_PATH.replace("{domain}", "{domain:[^/]+}").replace(
+    "{person_key}", "{person_key:[^/]+}"
+)
+_JSON = "application/json"
 
 
 def readiness(app: Any) -> dict[str, bool]:
@@ -41,7 +65,7 @@ def readiness(app: Any) -> dict[str, bool]:
     health = getattr(app, "followup_health", None)
     return {
         "partitions_assigned": _partitions_assigned(app),
-        "tables_recovered": _tables_recovered(app),
+        "tables_recovered": tables_recovered(app),
         "rulebook_loaded": getattr(app, "followup_rulebook", None) is not None,
         "pipeline_unblocked": health is not None and health.ok,
     }
@@ -82,15 +106,33 @@ def _partitions_assigned(app: Any) -> bool:
         return False
 
 
-def _tables_recovered(app: Any) -> bool:
+def tables_recovered(app: Any) -> bool:
     recovery = getattr(app.tables, "_recovery", None)
     return bool(recovery is not None and recovery.completed.is_set() and not recovery.in_recovery)
 
 
-def install_views(app: faust.App, metrics: Metrics) -> None:
-    """Register the three views on `app` and none of Faust's; called once by
-    `streams.app.create_app`, before the web server starts (blueprints are mounted then)."""
+def install_views(app: faust.App, metrics: Metrics, score_api: ScoreApi, version: str) -> None:
+    """Register our views on `app` and none of Faust's; called once by
+    `streams.app.create_app`, before the web server starts (blueprints are mounted then).
+    `version` is the build's, for the OpenAPI document."""
     app.web.blueprints = BlueprintManager([])
+    document = orjson.dumps(openapi_document(version))
+    off = orjson.dumps({"error": "not found"})
+
+    @app.page(_PERSON_ROUTE)
+    class PersonScoreView(View):
+        async def get(self, request: Request, domain: str, person_key: str) -> Response:
+            answer = await score_api.person(request, domain, person_key)
+            return self.bytes(
+                answer.body, content_type=_JSON, status=answer.status, headers=answer.headers
+            )
+
+    @app.page(OPENAPI_PATH)
+    class OpenApiView(View):
+        async def get(self, request: Request) -> Response:
+            if not score_api.enabled:
+                return self.bytes(off, content_type=_JSON, status=404)
+            return self.bytes(document, content_type=_JSON)
 
     @app.page("/metrics")
     class MetricsView(View):

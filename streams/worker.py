@@ -112,10 +112,12 @@ def run_worker(settings: Settings) -> None:
     import faust
 
     from streams.app import create_app
+    from streams.score_api import score_api_tokens
     from streams.sinks.run import install_sinks
 
     rulebook = load_rulebook_or_fail(settings)
     sources = load_sources_or_fail(settings)
+    score_api_tokens(settings)  # an unreadable token file fails before the broker is touched
     created = asyncio.run(prepare_topics(settings, sources))
     if created:
         log.info("created topics: %s", ", ".join(created))

@@ -57,6 +57,7 @@ __all__ = [
     "evaluate_window",
     "evaluation_time",
     "open_window",
+    "ranked_reasons",
     "resolved",
     "window_id",
 ]
@@ -80,6 +81,27 @@ def resolved(rulebook: Rulebook, notable: tuple[Notable, ...]) -> tuple[Notable,
             n = msgspec.structs.replace(n, detail=text[:MAX_DETAIL])
         out.append(n)
     return tuple(out)
+
+
+def ranked_reasons(notable: tuple[Notable, ...], scored: Scored) -> tuple[Reason, ...]:
+    """A window's reasons: the kept contributions worth more than `MIN_REASON_POINTS` at the
+    score's time, largest first (then newest), at most `MAX_REASONS`."""
+    points = {n.event_id: scored.points_of(n) for n in notable}
+    ranked = sorted(
+        notable, key=lambda n: (-points[n.event_id], -n.occurred_at.timestamp(), n.event_id)
+    )
+    return tuple(
+        Reason(
+            event_id=n.event_id,
+            signal_type=n.signal_type,
+            occurred_at=n.occurred_at,
+            rule=n.rule,
+            points=round(points[n.event_id], 2),
+            detail=n.detail,
+        )
+        for n in ranked[:MAX_REASONS]
+        if points[n.event_id] > MIN_REASON_POINTS
+    )
 
 
 def window_id(person_key: str, trigger: TriggerRef) -> str:
@@ -112,22 +134,7 @@ def open_window(
     wid = window_id(pk, trigger)
     notable = resolved(rulebook, a.notable)
     windows = rulebook.windows
-    points = {n.event_id: a.scored.points_of(n) for n in notable}
-    ranked = sorted(
-        notable, key=lambda n: (-points[n.event_id], -n.occurred_at.timestamp(), n.event_id)
-    )
-    reasons = tuple(
-        Reason(
-            event_id=n.event_id,
-            signal_type=n.signal_type,
-            occurred_at=n.occurred_at,
-            rule=n.rule,
-            points=round(points[n.event_id], 2),
-            detail=n.detail,
-        )
-        for n in ranked[:MAX_REASONS]
-        if points[n.event_id] > MIN_REASON_POINTS
-    )
+    reasons = ranked_reasons(notable, a.scored)
     total = fit_points + a.scored.total
     score_ = Score(
         fit=round(fit_points, 2),

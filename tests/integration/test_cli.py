@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -61,3 +62,12 @@ def test_demo_replays_the_sample_and_summarises(tmp_path) -> None:
     assert "▶" in out, "the demo should show windows as they open"
     assert "summary" in out and "windows opened" in out
     assert "dead-lettered" in out and "not_json" in out
+    # The live step went in over HTTP and out through the sink to the local webhook.
+    assert "POST /v1/events        202, 2 accepted" in out
+    received = re.search(
+        r"webhook receiver +window (w_[0-9a-f]{24}): \w+ for alex@live-demo\.example", out
+    )
+    assert received, out[-3000:]
+    assert re.search(r"at the webhook \d+\.\d\ds after the POST, signature verified", out)
+    assert f"open window {received.group(1)}" in out  # the score API knows the same window
+    assert re.search(r"webhook deliveries +[1-9]\d* windows, signatures verified", out)

@@ -9,6 +9,7 @@ route of every Faust built-in blueprint (`/router/...`, `/table/...`, `/graph`, 
 
 from __future__ import annotations
 
+import json
 import urllib.error
 import urllib.request
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from faust.web import base as faust_web
 from mode.utils.imports import symbol_by_name
+from pydantic import SecretStr
 
 from rules.rulebook.loader import load_rulebook
 from streams.app import create_app
@@ -56,8 +58,12 @@ def _faust_builtin_paths() -> set[str]:
     return paths
 
 
-def _status(port: int, path: str, method: str = "GET") -> int:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
+def _status(
+    port: int, path: str, method: str = "GET", headers: dict[str, str] | None = None
+) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", method=method, headers=headers or {}
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return int(response.status)
@@ -76,13 +82,25 @@ def test_a_real_worker_answers_the_declared_routes_and_nothing_else(
 ) -> None:
     builtin = _faust_builtin_paths()
     assert {"/", "/router", "/table/accounts/", "/graph", "/assignment/"} <= builtin
-    worker = start_worker(settings)
+    worker = start_worker(settings.model_copy(update={"score_api_token": SecretStr("tok")}))
     wait_ready(worker)
     port = worker.web_port
+    auth = {"Authorization": "Bearer tok"}
     for method, path in sorted(SERVED_ROUTES):
-        assert _status(port, path, method) == 200, path
+        # A templated path is asked about someone nobody knows: the route answers, 404.
+        concrete = path.format(domain="nobody.example", person_key="no@nobody.example")
+        expected = 404 if concrete != path else 200
+        assert _status(port, concrete, method, auth) == expected, path
         for other in ("POST", "PUT", "DELETE", "PATCH"):
-            assert _status(port, path, other) == 405, (other, path)
+            assert _status(port, concrete, other, auth) == 405, (other, path)
+    # That 404 is the score API's own answer (the owner read its state), not a missing route.
+    unknown = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/accounts/nobody.example/people/no@nobody.example",
+        headers=auth,
+    )
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(unknown, timeout=5)
+    assert json.loads(answer.value.read()) == {"error": "no such account is known"}
     served = {path for _, path in SERVED_ROUTES}
     for path in [*sorted(builtin - served), "/nothing-here", "/metrics/x"]:
         assert _status(port, path) == 404, path

@@ -49,6 +49,7 @@ def _populated() -> Metrics:
     metrics.ready.set(1)
     metrics.delivery_failures.labels("followup.windows-opened", "KafkaTimeoutError").inc()
     metrics.component_blocked.labels("router").set(0)
+    metrics.score_api_requests.labels("200", "forwarded").inc()
     metrics.rulebook_reload_failures.inc()
     metrics.set_rulebook("2024-06", "abc123")
     metrics.set_build("0.1.0")
@@ -61,7 +62,7 @@ def _families(metrics: Metrics) -> list:
 
 def test_every_metric_has_the_prefix_help_and_a_sample():
     families = _families(_populated())
-    assert len(families) == 26
+    assert len(families) == 27
     for family in families:
         assert family.name.startswith(f"{PREFIX}_"), family.name
         assert family.documentation, family.name
@@ -91,6 +92,7 @@ def test_no_label_could_carry_a_person_or_an_account():
         *("topic", "partition", "signal_type", "reason", "play", "outcome", "table", "le"),
         *("component", "error"),  # router/score/suppressions; aiokafka error class names
         *("version", "hash", "python"),  # the info metrics
+        *("status", "route"),  # score API: HTTP status code; local, forwarded or none
     }
     assert not {label for label in labels if _PERSONAL.search(label)}
 
