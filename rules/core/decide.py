@@ -33,6 +33,7 @@ from rules.core.draft import build_draft
 from rules.core.fitcache import FitCache
 from rules.core.scoring import render_detail
 from rules.core.state import AccountState, Notable, ProspectState, Suppression
+from rules.core.valuation import Scored
 from rules.rulebook.model import Rulebook, Trigger
 from signals.records import account_model, person_model
 from signals.windows import (
