@@ -31,15 +31,13 @@ from rules.core.assessment import (
 from rules.core.cadence import CadenceState, Gate
 from rules.core.draft import build_draft
 from rules.core.fitcache import FitCache
-from rules.core.scoring import render_detail
+from rules.core.scoring import MAX_REASONS, MIN_REASON_POINTS, ranked_reasons, render_detail
 from rules.core.state import AccountState, Notable, ProspectState, Suppression
-from rules.core.valuation import Scored
 from rules.rulebook.model import Rulebook, Trigger
 from signals.records import account_model, person_model
 from signals.windows import (
     ChampionHistory,
     Play,
-    Reason,
     RulebookRef,
     Score,
     WindowOpened,
@@ -63,8 +61,6 @@ __all__ = [
     "window_id",
 ]
 
-MIN_REASON_POINTS = 0.05
-MAX_REASONS = 5
 MAX_DETAIL = 120
 
 
@@ -82,27 +78,6 @@ def resolved(rulebook: Rulebook, notable: tuple[Notable, ...]) -> tuple[Notable,
             n = msgspec.structs.replace(n, detail=text[:MAX_DETAIL])
         out.append(n)
     return tuple(out)
-
-
-def ranked_reasons(notable: tuple[Notable, ...], scored: Scored) -> tuple[Reason, ...]:
-    """A window's reasons: the kept contributions worth more than `MIN_REASON_POINTS` at the
-    score's time, largest first (then newest), at most `MAX_REASONS`."""
-    points = {n.event_id: scored.points_of(n) for n in notable}
-    ranked = sorted(
-        notable, key=lambda n: (-points[n.event_id], -n.occurred_at.timestamp(), n.event_id)
-    )
-    return tuple(
-        Reason(
-            event_id=n.event_id,
-            signal_type=n.signal_type,
-            occurred_at=n.occurred_at,
-            rule=n.rule,
-            points=round(points[n.event_id], 2),
-            detail=n.detail,
-        )
-        for n in ranked[:MAX_REASONS]
-        if points[n.event_id] > MIN_REASON_POINTS
-    )
 
 
 def window_id(person_key: str, trigger: TriggerRef) -> str:

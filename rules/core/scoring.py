@@ -20,24 +20,30 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from rules.core.engagement import Contribution
-from rules.core.state import RuleSum
+from rules.core.state import Notable, RuleSum
+from rules.core.valuation import Scored
 from rules.rulebook.conditions import evaluate
 from rules.rulebook.model import Disqualifier, EngagementRule, Rulebook, Trigger
 from signals.records import SignalRec
-from signals.windows import FitReason
+from signals.windows import FitReason, Reason
 
 __all__ = [
+    "MAX_REASONS",
+    "MIN_REASON_POINTS",
     "TIER_ORDER",
     "fit",
     "fit_tier",
     "match_engagement_rule",
     "match_trigger",
     "placeholders",
+    "ranked_reasons",
     "render_detail",
     "tier_at_least",
     "trigger_fires",
 ]
 
+MIN_REASON_POINTS = 0.05  # a window's reasons leave out what decayed to almost nothing
+MAX_REASONS = 5
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
 
 
@@ -163,3 +169,24 @@ def _text(value: Any) -> str:
     if isinstance(value, (tuple, list)):
         return ", ".join(str(v) for v in value)
     return str(value)
+
+
+def ranked_reasons(notable: tuple[Notable, ...], scored: Scored) -> tuple[Reason, ...]:
+    """A window's reasons: the kept contributions worth more than `MIN_REASON_POINTS` at the
+    score's time, largest first (then newest), at most `MAX_REASONS`."""
+    points = {n.event_id: scored.points_of(n) for n in notable}
+    ranked = sorted(
+        notable, key=lambda n: (-points[n.event_id], -n.occurred_at.timestamp(), n.event_id)
+    )
+    return tuple(
+        Reason(
+            event_id=n.event_id,
+            signal_type=n.signal_type,
+            occurred_at=n.occurred_at,
+            rule=n.rule,
+            points=round(points[n.event_id], 2),
+            detail=n.detail,
+        )
+        for n in ranked[:MAX_REASONS]
+        if points[n.event_id] > MIN_REASON_POINTS
+    )

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from rules.core.decide import Assessment, assess, evaluation_time, ranked_reasons, resolved
+from rules.core.decide import Assessment, assess, evaluation_time, resolved
+from rules.core.scoring import ranked_reasons
 from rules.core.state import AccountState, ProspectState, Suppression
 from rules.rulebook.model import Rulebook
 from signals.person_score import (
