@@ -1,6 +1,10 @@
 """Signal-to-window latency under a steady load, measured from outside with plain clients.
 
-Used by `bench/pipeline.py` (its last line). One pipeline worker (`followup run`, wall
+Used by `bench/pipeline.py` (its last line), and on its own:
+
+    .venv/bin/python bench/latency.py [--rate 1000] [--seconds 30] [--worker-src DIR]
+
+One pipeline worker (`followup run`, wall
 clock) is started and waited for until it is ready. Then fresh signals
 (`signals.sample.generate`, dated within the last day) are produced at a steady `rate` per
 second for `seconds`, in ticks of 10 ms, each record's send time noted by its `event_id`.
@@ -13,13 +17,20 @@ linger, as a consumer of windows sees it.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import math
+import os
+import shutil
 import statistics
+import sys
+import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -28,9 +39,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from signals.codec import decode_window
 from signals.models import SignalType
 from signals.sample import generate
-from streams.broker import create_topics
+from streams.broker import EmbeddedBroker, create_topics, free_port
 from streams.kafka_security import client_kwargs
-from streams.local import is_ready
+from streams.local import WorkerProcess, is_ready
 from streams.settings import Settings
 from streams.topics import Topics
 
@@ -163,3 +174,61 @@ async def steady_latency(
         _percentile(ms, 0.95),
         _percentile(ms, 0.99),
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """One broker, one worker, one steady load; prints the percentiles and the target line.
+    `--worker-src` runs the worker from another checkout's source (an A/B of two commits
+    in the same conditions: same broker binary, same venv, same load)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--rate", type=float, default=1000.0, help="signals per second")
+    parser.add_argument("--seconds", type=float, default=30.0, help="duration of the load")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds left out at first")
+    parser.add_argument("--partitions", type=int, default=4, help="partitions of every topic")
+    parser.add_argument("--worker-src", type=Path, help="checkout whose streams/ the worker runs")
+    args = parser.parse_args(argv)
+    root = Path(tempfile.mkdtemp(prefix="followup-latency-"))
+    broker = EmbeddedBroker.start()
+    workers: list[WorkerProcess] = []
+
+    def start(settings: Settings) -> WorkerProcess:
+        workers.append(WorkerProcess.start(settings, root / "worker.log", src=args.worker_src))
+        return workers[-1]
+
+    tag = uuid.uuid4().hex[:8]
+    settings = Settings(
+        broker_url=broker.url,
+        partitions=args.partitions,
+        app_id=f"latency-{tag}",
+        state_dir=root / "state",
+        web_port=free_port(),
+    )
+    try:
+        result = asyncio.run(
+            steady_latency(
+                settings,
+                start,
+                rate=args.rate,
+                seconds=args.seconds,
+                warmup=args.warmup,
+                say=lambda text: print(f"[latency] {text}", flush=True),
+            )
+        )
+        print(
+            f"[latency] {result.windows} windows, p50 {result.p50_ms:.0f} ms, "
+            f"p95 {result.p95_ms:.0f} ms, p99 {result.p99_ms:.0f} ms"
+        )
+        print(result.line())
+        return 0
+    finally:
+        for worker in workers:
+            worker.stop(timeout=10)
+        broker.stop()
+        if os.environ.get("LATENCY_KEEP_LOG"):
+            print(f"[latency] worker log kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,6 +13,11 @@ relies on, in one place. `tests/streams/test_faust_internals.py` fails if one mo
 - `Consumer.ack`, `Consumer._committed_offset`: `streams.gaps` acknowledges the offsets it
   read back itself (records `Recovery.on_recovery_completed` dropped when it cleared the
   stream queues after seeking), so that commits move past them.
+- `Stream.enable_acks` (read by the stream iterator on every event), `Stream.ack(event)`
+  and the agent's `stream.channel.queue`: the score agent acks each frame itself once its
+  group's effects are acknowledged, and groups what the buffer already holds
+  (`streams.group`). `Stream.take_events` was not used: it acks its batch in a `finally`,
+  also when the agent stops mid-batch, and it waits `within` even for a lone frame.
 - `Consumer._thread` (`AIOKafkaConsumerThread.call_thread`, `_ensure_consumer()`) and
   aiokafka's `GroupCoordinator.request_rejoin`: the stall watchdog's rejoin
   (`streams.watchdog`), and its diagnosis of a stalled partition.

@@ -89,16 +89,20 @@ class WorkerProcess:
         self._log = log
 
     @classmethod
-    def start(cls, settings: Settings, log_path: Path) -> WorkerProcess:
+    def start(cls, settings: Settings, log_path: Path, *, src: Path | None = None) -> WorkerProcess:
+        """`src`: run the worker from that checkout's source instead (a bench's A/B)."""
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log = log_path.open("ab")
         env = {**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1"}
+        if src is not None:
+            env["PYTHONPATH"] = str(src.resolve())
         process = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "run"],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
+            cwd=src,  # `-m` puts the working directory first on the path
         )
         return cls(process, log_path, log)
 

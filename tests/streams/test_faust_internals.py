@@ -126,3 +126,20 @@ def test_recovery_still_clears_the_stream_queues_after_seeking() -> None:
 
     source = inspect.getsource(Recovery.on_recovery_completed)
     assert source.index("perform_seek") < source.index("flow_control.resume()")
+
+
+def test_the_stream_acks_the_score_agent_turns_off_and_the_buffer_it_reads() -> None:
+    """`streams.score` turns the stream's acks off and acks each event itself after its
+    group's effects; `streams.group` asks the agent's buffer whether a frame waits."""
+    stream = faust.Stream
+    for iterate in (stream._c_aiter, stream._py_aiter):  # read on every event
+        assert "do_ack = self.enable_acks" in inspect.getsource(iterate)
+    assert (
+        "do_ack = stream.enable_acks"
+        in (Path(faust.__file__).parent / "_cython" / "streams.pyx").read_text()
+    )
+    assert inspect.iscoroutinefunction(stream.ack)
+    assert list(inspect.signature(stream.ack).parameters) == ["self", "event"]
+    app = faust.App("internals-acks", store="memory://")
+    channel = app.topic("keyed", value_serializer="raw")
+    assert channel.queue.empty()
