@@ -14,7 +14,17 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 __all__ = ["DEFAULT_RULEBOOK", "SECRET_FIELDS", "Settings", "env_name", "secret_values"]
 
 #: Settings whose values are secrets: never logged, never in reprs or exported environments.
-SECRET_FIELDS = frozenset({"broker_password", "broker_key_password", "score_api_token"})
+SECRET_FIELDS = frozenset(
+    {
+        "broker_password",
+        "broker_key_password",
+        "suppression_salt",
+        "ingest_token",
+        "sink_webhook_secret",
+        "sink_slack_webhook_url",
+        "score_api_token",
+    }
+)
 
 
 def env_name(field: str) -> str:

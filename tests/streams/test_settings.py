@@ -47,3 +47,18 @@ def test_password_is_secret_and_survives_the_environment_round_trip() -> None:
     assert "hunter2" not in repr(env) and "hunter2" not in str(env)
     assert "k3y-pass" not in f"{env}" and "FOLLOWUP_BROKER_PASSWORD" in repr(env)
     assert Settings(**{k.removeprefix("FOLLOWUP_").lower(): v for k, v in env.items()}) == s
+
+
+def test_every_secret_setting_is_listed_as_one() -> None:
+    """SECRET_FIELDS masks values in reprs and exported environments: a new SecretStr
+    setting that is not listed would be shown to whoever prints a child's environment."""
+    from pydantic import SecretStr
+
+    from streams.settings import SECRET_FIELDS
+
+    secret = {
+        name
+        for name, field in Settings.model_fields.items()
+        if SecretStr in (field.annotation, *getattr(field.annotation, "__args__", ()))
+    }
+    assert secret == SECRET_FIELDS
