@@ -150,6 +150,15 @@ def create_app(
         web_stats_enabled=False,
         web_metrics_enabled=False,
         table_cleanup_interval=3600.0,
+        # No standby replicas: faust-streaming 0.15.3 feeds standby changelog records
+        # through a queue that `flow_control.resume()` clears when recovery completes,
+        # after the standby partitions were already resumed and fetched from; the records
+        # dropped are never read again, and the standby's persisted offset moves past the
+        # hole. A standby promoted to active then serves keys that lack those records
+        # (found by the chaos tier's kill rotation: accounts recreated from nothing).
+        # Without standbys a partition that moves recovers from its own local offset, or
+        # from the changelog's start on an empty state dir. `streams.faust_internals`.
+        table_standby_replicas=0,
         producer_max_request_size=settings.max_message_bytes + 256 * 1024,
         key_serializer="raw",
         value_serializer="raw",

@@ -18,6 +18,10 @@ relies on, in one place. `tests/streams/test_faust_internals.py` fails if one mo
   group's effects are acknowledged, and groups what the buffer already holds
   (`streams.group`). `Stream.take_events` was not used: it acks its batch in a `finally`,
   also when the agent stops mid-batch, and it waits `within` even for a lone frame.
+- `TableManager.changelog_queue` is cleared by `app.flow_control.resume()`, which
+  recovery calls after it has resumed the standby partitions: standby records fetched in
+  between are lost and the standby's offset moves past them, so the worker runs with
+  `table_standby_replicas=0` (`streams.app`).
 - `Consumer._thread` (`AIOKafkaConsumerThread.call_thread`, `_ensure_consumer()`) and
   aiokafka's `GroupCoordinator.request_rejoin`: the stall watchdog's rejoin
   (`streams.watchdog`), and its diagnosis of a stalled partition.

@@ -128,6 +128,36 @@ def test_recovery_still_clears_the_stream_queues_after_seeking() -> None:
     assert source.index("perform_seek") < source.index("flow_control.resume()")
 
 
+def test_standbys_are_off_because_resuming_flow_drops_queued_changelog_records(
+    tmp_path: Path,
+) -> None:
+    """Why the worker runs without standby replicas (`table_standby_replicas=0` in
+    `streams.app`): faust's changelog queue is cleared whenever flow control resumes, and
+    recovery resumes the standby partitions before `on_recovery_completed`, which resumes
+    flow control again. Standby records fetched in between are dropped and never re-read,
+    while the standby's offset moves past them. If an upgrade changes this, standbys can
+    come back."""
+    from faust.tables.recovery import Recovery
+
+    from rules.rulebook.loader import load_rulebook
+    from streams.app import create_app
+    from streams.metrics import Metrics
+    from streams.settings import DEFAULT_RULEBOOK, Settings
+
+    settings = Settings(store="memory", state_dir=tmp_path / "state")
+    app = create_app(settings, rulebook=load_rulebook(DEFAULT_RULEBOOK), metrics=Metrics())
+    assert app.conf.table_standby_replicas == 0
+
+    queue = app.tables.changelog_queue
+    queue.put_nowait("a changelog record fetched for a standby")
+    app.flow_control.resume()
+    assert queue.empty(), "resuming flow no longer clears the changelog queue"
+
+    source = inspect.getsource(Recovery._restart_recovery.fun)  # a mode Service.task
+    resumed = source.index("resume_partitions)(standby_tps)")
+    assert resumed < source.index("on_recovery_completed", resumed)
+
+
 def test_the_stream_acks_the_score_agent_turns_off_and_the_buffer_it_reads() -> None:
     """`streams.score` turns the stream's acks off and acks each event itself after its
     group's effects; `streams.group` asks the agent's buffer whether a frame waits."""
