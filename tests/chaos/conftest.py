@@ -124,6 +124,8 @@ def finish(
     if scenario.fleet.crashes:
         problems.append(f"{len(scenario.fleet.crashes)} worker crashes")
     problems += [f"agent crashed: {line}" for line in scenario.fleet.agent_crashes()]
+    if os.environ.get("CHAOS_KEEP_TOPICS") and not problems:
+        print(f"chaos[{scenario.name}] topics kept in {asyncio.run(scenario.dump_topics())}")
     if problems:
         for line in asyncio.run(scenario.explain()):
             print(f"chaos[{scenario.name}] {line}")

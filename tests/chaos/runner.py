@@ -19,14 +19,18 @@ against what a plain consumer reads there.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.ends import true_end_offsets
 from streams.kafka_security import client_kwargs
 from streams.local import Record, read_topic, wait_until
 from streams.settings import Settings
@@ -35,6 +39,7 @@ from streams.verifier import Expectation, Verdict, expect
 from streams.verifier_kafka import collect, dead_letters
 from tests.chaos.fleet import Fleet
 from tests.chaos.history import Barrier, History
+from tests.chaos.replay_keyed import compare
 
 __all__ = ["Faults", "Scenario", "partition_report"]
 
@@ -235,7 +240,48 @@ class Scenario:
             f"    {line}" for line in self.fleet.trouble()
         ]
         lines += await partition_report(self.settings)
+        kept = await self.dump_topics()
+        lines.append(
+            f"topics kept for offline replay in {kept} (python -m tests.chaos.replay_keyed)"
+        )
+        lines += compare(kept, self.settings)
         return lines
+
+    async def dump_topics(self) -> Path:
+        """Write the keyed and output topics as read back (`<dir>/topics/<topic>.jsonl`,
+        one record per line: partition, offset, key and value in base64), so that a
+        failed run can be replayed offline after its memory-only broker is gone."""
+        topics = Topics.from_settings(self.settings)
+        out = self.fleet.directory / "topics"
+        out.mkdir(parents=True, exist_ok=True)
+        for name in (topics.keyed, topics.windows_opened, topics.windows_closed):
+            ends = await _true_ends(self.settings, name)
+
+            def complete(records: list[Any], ends: dict[int, int] = ends) -> bool:
+                last: dict[int, int] = {}
+                for m in records[-500:]:  # the newest records say how far each partition got
+                    last[m.partition] = max(last.get(m.partition, -1), m.offset)
+                return all(last.get(p, -1) + 1 >= end for p, end in ends.items() if end)
+
+            records = await read_topic(self.settings, name, until=complete, timeout=60.0)
+            with (out / f"{name}.jsonl").open("w") as f:
+                for m in records:
+                    row = {"partition": m.partition, "offset": m.offset, "ts": m.timestamp}
+                    row["key"] = base64.b64encode(m.key or b"").decode()
+                    row["value"] = None if m.value is None else base64.b64encode(m.value).decode()
+                    f.write(json.dumps(row) + "\n")
+        return out
+
+
+async def _true_ends(settings: Settings, topic: str) -> dict[int, int]:
+    """The offset after each partition's last record (`streams.ends`: not as reported)."""
+    consumer = AIOKafkaConsumer(**client_kwargs(settings), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        return {tp.partition: end for tp, end in (await true_end_offsets(consumer, tps)).items()}
+    finally:
+        await consumer.stop()
 
 
 async def partition_report(settings: Settings) -> list[str]:
