@@ -256,7 +256,7 @@ def account_of(rulebook: Rulebook, people: int) -> Any:
 
 def _decoded(decode: Callable[..., object], data: bytes, state: Any) -> object:
     if decode is decode_prospect:
-        return decode(data, state.person_key)  # its table key: the email comes back from it
+        return decode(data, state.person_key, state.account_key)  # its table key, in parts
     return decode(data)
 
 
