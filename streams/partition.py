@@ -110,7 +110,7 @@ class PartitionState:
     def prospect(self, account_key: str | None, person_key: str) -> ProspectState | None:
         key = prospect_key(account_key, person_key)
         state: ProspectState | None = self._get(
-            "prospects", key, lambda k, raw: decode_prospect(raw, k.decode().split("|", 1)[1])
+            "prospects", key, lambda _k, raw: decode_prospect(raw, person_key, account_key)
         )
         return state
 

@@ -45,6 +45,7 @@ from typing import Literal
 import msgspec
 
 from rules.core import touches as packed
+from rules.core.budget import stored_stage
 from rules.core.sendtime import Urgency
 from rules.core.state import CadenceState, Suppression, day_number, fingerprint
 from rules.core.touches import MAX_TOUCHES, Touch
@@ -164,7 +165,7 @@ def apply_activity(
         post_demo = update["meeting_held_at"] == at and previous.opted_out_at is None
     elif isinstance(activity, DealStageChanged):
         if previous.deal_stage_as_of is None or (at, order) > previous.deal_stage_as_of:
-            update["deal_stage"] = activity.properties.stage
+            update["deal_stage"] = stored_stage(activity.properties.stage)
             update["deal_stage_as_of"] = (at, order)
     elif isinstance(activity, OutOfOffice):
         p_ooo = activity.properties
@@ -281,7 +282,7 @@ def _refusal(
 ) -> GateReason | None:
     if s.opted_out_at is not None:
         return "opted_out"
-    if s.deal_stage in rules.lost_stages and not hot:
+    if _at_stage(s, rules.lost_stages) and not hot:
         return "deal_closed"
     if post_demo:
         return None
@@ -309,7 +310,7 @@ def _refusal(
 def _play(
     rules: CadenceRules, s: CadenceState, touches: tuple[Touch, ...], trigger: Play, hot: bool
 ) -> Play:
-    if s.deal_stage in rules.won_stages:
+    if _at_stage(s, rules.won_stages):
         return "post_purchase"
     if trigger == "post_demo" or hot:
         return trigger
@@ -355,6 +356,14 @@ def _epoch(s: CadenceState) -> datetime | None:
     """Start of the current run of touches: the latest reply, meeting held or breakup."""
     marks = [x for x in (s.replied_at, s.meeting_held_at, s.breakup_at) if x is not None]
     return max(marks, default=None)
+
+
+def _at_stage(s: CadenceState, stages: tuple[str, ...]) -> bool:
+    # Stages are stored cited (`rules.core.budget.stored_stage`, idempotent; format 3 kept
+    # them whole): compare like with like.
+    if s.deal_stage is None:
+        return False
+    return stored_stage(s.deal_stage) in {stored_stage(x) for x in stages}
 
 
 def _met_since(s: CadenceState, when: datetime) -> bool:

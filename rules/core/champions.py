@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 
+from rules.core.budget import MAX_ROLE_BYTES, cite, stored_roles
 from rules.core.decide import basis
 from rules.core.engagement import score
 from rules.core.merge import merge_person
@@ -86,7 +87,8 @@ def depart(
         windows = prospect.windows_opened
         last_window_at = prospect.last_window_at
         roles = prospect.crm_roles
-    held = tuple(r for r in roles if r in settings.roles)
+    named = {cite(r, MAX_ROLE_BYTES) for r in settings.roles}  # roles are stored cited
+    held = tuple(r for r in roles if cite(r, MAX_ROLE_BYTES) in named)
     evidence: list[str] = []
     if windows >= settings.min_windows:
         evidence.append(f"{windows} follow-up window{'s' if windows != 1 else ''} opened there")
@@ -159,7 +161,7 @@ def apply_contact(
         update.update(person=person, stamps=stamps)
     older = base.crm_roles_as_of is not None and base.crm_roles_as_of > at
     if contact.roles is not None and not older:
-        update.update(crm_roles=contact.roles, crm_roles_as_of=at)
+        update.update(crm_roles=stored_roles(contact.roles), crm_roles_as_of=at)
     if not update:
         return new_account, None  # nothing newer than what is held
     return new_account, msgspec.structs.replace(base, **update)

@@ -14,11 +14,12 @@ prefix fits); a longer one is cited by its start, `~` and 12 hex digits of its h
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
 from rules.core import engagement as eng
+from rules.core.budget import cite, size
+from rules.core.budget import clip as _clip
 from rules.core.draft import DRAFT_FACT_KEYS
 from rules.core.scoring import placeholders, render_detail
 from rules.rulebook.model import EngagementRule, Rulebook
@@ -28,34 +29,18 @@ __all__ = ["MAX_CITED_ID", "MAX_KEPT_TEXT", "cited_id", "clip", "contribution_of
 
 MAX_KEPT_TEXT = 120  # bytes of UTF-8
 MAX_CITED_ID = 40  # bytes of UTF-8
-_DIGEST_HEX = 12
 _DRAFT_KEYS = frozenset(DRAFT_FACT_KEYS)
-
-
-def _size(text: str) -> int:
-    return len(text.encode())
-
-
-def _head(text: str, limit: int) -> str:
-    """The longest start of `text` of at most `limit` bytes (whole characters only)."""
-    return text.encode()[: max(0, limit)].decode("utf-8", "ignore")
 
 
 def clip(text: str, limit: int = MAX_KEPT_TEXT) -> str:
     """`text` in at most `limit` bytes of UTF-8, an ellipsis marking a cut."""
-    if _size(text) <= limit:
-        return text
-    mark = "…" if limit >= _size("…") else ""
-    return _head(text, limit - _size(mark)) + mark
+    return _clip(text, limit)
 
 
 def cited_id(event_id: str) -> str:
     """The event id a kept contribution cites: itself up to `MAX_CITED_ID` bytes, else its
     start, `~` and the first hex digits of its hash, `MAX_CITED_ID` bytes in all."""
-    if _size(event_id) <= MAX_CITED_ID:
-        return event_id
-    digest = hashlib.blake2b(event_id.encode(), digest_size=_DIGEST_HEX // 2).hexdigest()
-    return _head(event_id, MAX_CITED_ID - 1 - _DIGEST_HEX) + "~" + digest
+    return cite(event_id, MAX_CITED_ID)
 
 
 def _fact_text(value: Any) -> str:
@@ -69,9 +54,9 @@ def _within_budget(texts: list[tuple[int, str]]) -> tuple[tuple[int, str], ...]:
     whole while they fit their equal share, and what they leave goes to the longer ones."""
     limits: dict[int, int] = {}
     left = MAX_KEPT_TEXT
-    by_length = sorted(texts, key=lambda it: _size(it[1]))
+    by_length = sorted(texts, key=lambda it: size(it[1]))
     for n, (i, text) in enumerate(by_length):
-        limits[i] = min(_size(text), left // (len(by_length) - n))
+        limits[i] = min(size(text), left // (len(by_length) - n))
         left -= limits[i]
     return tuple((i, clip(text, max(1, limits[i]))) for i, text in texts)
 

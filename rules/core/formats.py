@@ -1,4 +1,4 @@
-"""Older state formats read as the current one (`rules.core.state.FORMAT_VERSION` 3).
+"""Older state formats read as the current one (`rules.core.state.FORMAT_VERSION` 4).
 
 `rules.core.state` calls `upgrade` when stored bytes carry an older format version; it
 returns MessagePack of the same state in the current shape, which the typed decoder then
@@ -14,6 +14,9 @@ msgspec raises on bytes that are not ours (the caller turns it into `StateFormat
   would make the fingerprint was never stored). Vacations were ISO date strings; they are
   days since 1970 now. The person's email is read as stored (only format 3 leaves out an
   email equal to the key). Accounts and suppressions did not change.
+- 3 -> 4: nothing to convert. Format 4 leaves out a prospect's account key (stored as "",
+  the table key says it); a format 3 prospect holds it whole, and `decode_prospect` keeps
+  what it holds. Accounts and suppressions did not change.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ _ENCODER = msgspec.msgpack.Encoder()
 
 def upgrade(body: memoryview, version: int, kind: Kind) -> bytes | memoryview:
     """Format `version` bytes of a state of `kind` as current-format bytes."""
-    if kind == "suppression":
+    if kind == "suppression" or version == 3:
         return body
     raw = msgspec.msgpack.decode(body)
     seen_at = _SEEN_AT[kind]

@@ -23,6 +23,7 @@ from typing import TypeVar
 
 import msgspec
 
+from rules.core.budget import stored_person
 from rules.core.state import NO_STAMP, Stamp, Stamps
 from signals.records import AccountRec, PersonRec
 
@@ -35,7 +36,9 @@ _NEW = 254  # placeholder index for the incoming stamp while merging
 def merge_person(
     current: PersonRec | None, incoming: PersonRec, stamps: Stamps, stamp: Stamp
 ) -> tuple[PersonRec, Stamps]:
-    return merge(current, incoming, stamps, stamp)
+    """`merge` of `incoming` as the state keeps it (`rules.core.budget.stored_person`):
+    its texts within their byte budgets, so a repeat compares equal to what is held."""
+    return merge(current, stored_person(incoming), stamps, stamp)
 
 
 def merge_account(

@@ -24,6 +24,7 @@ from datetime import datetime
 import msgspec
 
 from rules.core import touches
+from rules.core.budget import stored_person
 from rules.core.cadence import apply_activity, expires_for, suppression_update, touch_memory
 from rules.core.decide import Suppressed, TriggerRef, evaluate_window, evaluation_time
 from rules.core.dedup import Spill, is_too_late, prune_seen, remember, seen_before
@@ -90,7 +91,10 @@ def apply_outreach(
     at = activity.occurred_at
     day = day_of(at)
     fp = fingerprint("activity", activity.source, activity.event_id)
-    base = prospect if prospect is not None else ProspectState(pk, key, person_rec(activity.person))
+    if prospect is not None:
+        base = prospect
+    else:
+        base = ProspectState(pk, key, stored_person(person_rec(activity.person)))
     reference = max(base.watermark or now, now)
     if not isinstance(activity, _IDEMPOTENT) and is_too_late(day, day_of(reference), horizon):
         return ActivityOutcome("too_late")

@@ -16,7 +16,10 @@ Size does not grow with history:
   one busy person cannot inflate the state every signal reads and writes; the days that
   spilled are a bitmap (`rules.core.dayset`);
 - an account holds no list of its people: they are the prospect keys under the account
-  key, which fan-out reads with a prefix scan.
+  key, which fan-out reads with a prefix scan;
+- a prospect is at most `MAX_PROSPECT_BYTES` (4 KiB) stored, whatever its history and
+  input: what it keeps of a producer's text is budgeted in UTF-8 bytes, the rest is
+  bounded by design, and `encode_state` enforces the whole (`rules.core.budget`).
 
 Compatibility: fields are added only at the end of a Struct, with a default, so an older
 reader ignores what it does not know (a rollback reads newer states) and a newer reader fills
@@ -29,20 +32,23 @@ Versions: 1 kept every day of the horizon per rule and the spilled days as a lis
 old days into periods (`RuleSum.periods`) and stores the spilled days as a dayset; 3 packs
 the cadence's touches (`rules.core.touches`: 5 bytes each, no ids), orders meetings and
 deal stages by fingerprint, stores vacations as day numbers and leaves out an email equal
-to the person key. Older bytes are converted on read (`rules.core.formats`; the next prune
-folds old days and drops old touches). A reader rejects newer versions: a rollback past
-version 3 cannot read what version 3 wrote.
+to the person key; 4 leaves out the prospect's account key (the table key says it:
+`decode_prospect` takes it back). Older bytes are converted on read (`rules.core.formats`;
+the next prune folds old days and drops old touches). A reader rejects newer versions: a
+rollback past version 4 cannot read what version 4 wrote.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime
+from datetime import datetime
 from typing import Final, TypeVar, get_args
 
 import msgspec
 
 from rules.core import formats
+from rules.core.budget import MAX_PROSPECT_BYTES
+from rules.core.cadence_state import CadenceState, Suppression, day_number, suppression_key
 from signals.records import AccountRec, PersonRec
 from signals.windows import Play
 
@@ -78,7 +84,7 @@ __all__ = [
     "suppression_key",
 ]
 
-FORMAT_VERSION: Final = 3
+FORMAT_VERSION: Final = 4
 SIGNAL_TYPES: Final = ("email_opened", "page_visited", "job_changed", "funding_announced")
 PLAYS: Final = get_args(Play)
 FACT_KEYS: Final = (
@@ -95,7 +101,7 @@ FACT_KEYS: Final = (
     "properties.previous_account.name",
     "properties.previous_account.domain",
 )
-KNOWN_VERSIONS: Final = frozenset({1, 2, 3})
+KNOWN_VERSIONS: Final = frozenset({1, 2, 3, 4})
 PERIOD_DAYS: Final = 14
 MAX_SEEN_INLINE: Final = 32
 
@@ -251,62 +257,6 @@ class Stamps(_S, frozen=True):
 NO_STAMP: Final = 255
 
 
-class CadenceState(_S, frozen=True):
-    """What outreach tools told us about one person at one account, order-independent."""
-
-    touches: bytes = b""  # packed and bounded by `rules.core.touches` (format 3)
-    replied_at: datetime | None = None
-    opted_out_at: datetime | None = None
-    bounced_at: datetime | None = None
-    meeting_booked: tuple[datetime, int] | None = None  # (at, fingerprint): merge order
-    meeting_at: datetime | None = None
-    meeting_held_at: datetime | None = None
-    deal_stage: str | None = None
-    deal_stage_as_of: tuple[datetime, int] | None = None  # (at, fingerprint): merge order
-    vacation_days: tuple[tuple[int, int], ...] = ()  # sorted, inclusive local days (format 3)
-    breakup_at: datetime | None = None
-
-    @property
-    def vacations(self) -> tuple[tuple[date, date], ...]:
-        """The out-of-office spans as inclusive local dates (stored as days since 1970)."""
-        return tuple((_date_of(a), _date_of(b)) for a, b in self.vacation_days)
-
-
-_EPOCH_DAY: Final = date(1970, 1, 1).toordinal()
-
-
-def _date_of(day: int) -> date:
-    return date.fromordinal(_EPOCH_DAY + day)
-
-
-def day_number(d: date) -> int:
-    """`d` as days since 1970-01-01, how `CadenceState.vacation_days` stores it."""
-    return d.toordinal() - _EPOCH_DAY
-
-
-class Suppression(_S, frozen=True):
-    """What follows a person everywhere, whichever account they are seen at: an opt-out
-    (final), bounces per channel, and their latest reply (which pauses automated windows).
-
-    Kept per person, not per account, on a person-keyed topic every worker reads, keyed by
-    a salted hash of the person key (`suppression_key`): it holds no personal data, so it
-    outlives an erasure of the person and an erased opt-out is still honoured.
-    """
-
-    opted_out_at: datetime | None = None
-    bounced: tuple[tuple[str, datetime], ...] = ()  # (channel, latest bounce), sorted
-    replied_at: datetime | None = None
-
-    def bounced_on(self, channel: str) -> datetime | None:
-        return next((at for c, at in self.bounced if c == channel), None)
-
-
-def suppression_key(person_key: str, salt: str) -> str:
-    """The key of a person's suppression record: no personal data, stable per salt."""
-    digest = hashlib.blake2b(person_key.encode(), key=salt.encode()[:64], digest_size=16)
-    return "s:" + digest.hexdigest()
-
-
 class ProspectState(_S, frozen=True):
     person_key: str
     account_key: str | None
@@ -345,15 +295,42 @@ _VERSION_BYTE = bytes([FORMAT_VERSION])
 
 def encode_state(state: ProspectState | AccountState | msgspec.Struct) -> bytes:
     """Our bytes for a state: the format version, then MessagePack. Equal states give equal
-    bytes (Structs encode positionally; no dicts). A prospect's person key is left out: it
-    is the table key already (`decode_prospect` puts it back), and so is the person's email
-    when it is the key as it stands (stored as "", which no email keyed by it can be)."""
-    if isinstance(state, ProspectState):
-        person = state.person
-        if person.email and person.email == state.person_key and not _by_id(state.person_key):
-            person = msgspec.structs.replace(person, email="")
-        state = msgspec.structs.replace(state, person_key="", person=person)
-    return _VERSION_BYTE + _ENCODER.encode(state)
+    bytes (Structs encode positionally; no dicts). A prospect's person and account keys are
+    left out: they are the table key already (`decode_prospect` puts them back; an account
+    key is stored as "", None as nil), and so is the person's email when it is the key as
+    it stands (stored as "", which no email keyed by it can be).
+
+    A prospect is at most `MAX_PROSPECT_BYTES`: over it, its lowest-ranked kept
+    contributions go, one by one, then the last one's facts (`_shed`). They are what a
+    window quotes as reasons; no decision reads them, so the rules decide the same."""
+    if not isinstance(state, ProspectState):
+        return _VERSION_BYTE + _ENCODER.encode(state)
+    person = state.person
+    if person.email and person.email == state.person_key and not _by_id(state.person_key):
+        person = msgspec.structs.replace(person, email="")
+    account_key = None if state.account_key is None else ""
+    state = msgspec.structs.replace(state, person_key="", account_key=account_key, person=person)
+    data = _VERSION_BYTE + _ENCODER.encode(state)
+    notable = state.engagement.notable
+    while len(data) > MAX_PROSPECT_BYTES and notable:
+        notable = _shed(notable)
+        engagement = msgspec.structs.replace(state.engagement, notable=notable)
+        data = _VERSION_BYTE + _ENCODER.encode(
+            msgspec.structs.replace(state, engagement=engagement)
+        )
+    return data
+
+
+def _shed(notable: tuple[Notable, ...]) -> tuple[Notable, ...]:
+    """One step smaller: the last (lowest-ranked) kept contribution goes; the only one
+    left loses its facts first, cited by its rule's name (as `decide.resolved` does for a
+    rule the rulebook lost)."""
+    if len(notable) > 1:
+        return notable[:-1]
+    only = notable[0]
+    if only.facts or only.detail != only.rule:
+        return (msgspec.structs.replace(only, facts=(), detail=only.rule),)
+    return ()
 
 
 def _by_id(person_key: str) -> bool:
@@ -374,14 +351,16 @@ def _decode(decoder: msgspec.msgpack.Decoder[_S_T], data: bytes, kind: formats.K
         raise StateFormatError(f"not a state of format {data[0]}: {exc}") from None
 
 
-def decode_prospect(data: bytes, person_key: str) -> ProspectState:
-    """Read `encode_state` output of the prospect stored under `person_key`. Raises
-    `StateFormatError` on anything else."""
+def decode_prospect(data: bytes, person_key: str, account_key: str | None) -> ProspectState:
+    """Read `encode_state` output of the prospect stored under `person_key` at
+    `account_key` (its table key's two parts). Raises `StateFormatError` on anything
+    else."""
     state = _decode(_PROSPECT, data, "prospect")
     person = state.person
     if person.email == "" and not _by_id(person_key):
         person = msgspec.structs.replace(person, email=person_key)
-    return msgspec.structs.replace(state, person_key=person_key, person=person)
+    account = account_key if state.account_key == "" else state.account_key  # format < 4
+    return msgspec.structs.replace(state, person_key=person_key, account_key=account, person=person)
 
 
 def decode_account(data: bytes) -> AccountState:

@@ -324,6 +324,7 @@ def test_stored_states_survive_a_bytes_round_trip() -> None:
     )
     for people in r.prospects.values():
         for state in people.values():
-            assert decode_prospect(encode_state(state), state.person_key) == state
+            data = encode_state(state)
+            assert decode_prospect(data, state.person_key, state.account_key) == state
     for account in r.accounts.values():
         assert decode_account(encode_state(account)) == account

@@ -122,7 +122,7 @@ def account() -> AccountState:
 
 
 def _decode_ana(data: bytes) -> ProspectState:
-    return decode_prospect(data, "ana@acme.com")
+    return decode_prospect(data, "ana@acme.com", "acme.com")
 
 
 @pytest.mark.parametrize(
@@ -172,12 +172,12 @@ def test_every_committed_format_version_still_decodes(
 
 
 def test_a_format_1_state_is_read_as_the_current_format_and_written_as_it() -> None:
-    """Convert on read: the spilled days become a dayset; the next write is format 3."""
+    """Convert on read: the spilled days become a dayset; the next write is format 4."""
     old = _decode_ana((FIXTURES / "prospect.v1.bin").read_bytes())
     assert dayset.days(old.seen.spilled) == [20149]
     assert old.engagement.sums[0].periods == ()
     data = encode_state(old)
-    assert data[0] == FORMAT_VERSION == 3
+    assert data[0] == FORMAT_VERSION == 4
     assert _decode_ana(data) == old
 
 
@@ -201,6 +201,19 @@ def test_a_format_2_cadence_is_read_packed() -> None:
     assert _decode_ana(encode_state(old)) == old
 
 
+def test_a_format_3_prospect_keeps_its_account_key_and_is_written_without_it() -> None:
+    """Format 3 held the account key whole; format 4 leaves it to the table key."""
+    data = (FIXTURES / "prospect.v3.bin").read_bytes()
+    old = decode_prospect(data, "ana@acme.com", None)  # what it holds wins over the caller
+    assert old.account_key == "acme.com" and old == prospect(3)
+    again = encode_state(old)
+    assert again[0] == 4 and b"acme.com" not in again.replace(b"ana@acme.com", b"")
+    assert _decode_ana(again) == old
+    assert len(again) < len(data)
+    keyless = msgspec.structs.replace(old, account_key=None)
+    assert decode_prospect(encode_state(keyless), "ana@acme.com", None) == keyless
+
+
 @pytest.mark.parametrize(
     ("key", "email", "stored"),
     [
@@ -215,7 +228,7 @@ def test_the_email_is_stored_only_where_the_key_does_not_say_it(
 ) -> None:
     state = ProspectState(key, "acme.com", PersonRec(email=email, id="crm-7", name="Ana"))
     data = encode_state(state)
-    assert decode_prospect(data, key) == state
+    assert decode_prospect(data, key, "acme.com") == state
     assert (b"Ana@ACME.com" in data or b"ana@acme.com" in data) == (stored and bool(email))
 
 
