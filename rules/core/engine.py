@@ -42,13 +42,11 @@ from rules.core.champions import champion_facts, previous_person_key
 from rules.core.contribution import contribution_of
 from rules.core.decide import Suppressed, TriggerRef, assess, evaluation_time, open_window
 from rules.core.dedup import Overflow, Spill, is_too_late, prune_seen, remember, seen_before
+from rules.core.draft import DRAFT_FACT_KEYS
 from rules.core.facts import facts_for
 from rules.core.fitcache import FitCache
 from rules.core.merge import merge_account, merge_person
-from rules.core.scoring import (
-    match_engagement_rule,
-    match_trigger,
-)
+from rules.core.scoring import match_engagement_rule, match_trigger, placeholders
 from rules.core.state import (
     AccountState,
     ProspectState,
@@ -56,6 +54,7 @@ from rules.core.state import (
     Suppression,
     fingerprint,
 )
+from rules.rulebook.conditions import fields_read
 from rules.rulebook.model import Rulebook
 from signals.identity import person_key, signal_account_key
 from signals.models import SignalType
@@ -168,7 +167,7 @@ def _person_signal(
         touched = _touched_account(account, key, signal, fp) if key is not None else None
         return Outcome("duplicate", account=touched if touched != account else None)
 
-    facts = facts_for(signal, signal.person, signal.account)
+    facts = facts_for(signal, signal.person, signal.account, reads=_event_reads(rulebook))
     if history is not None:
         facts |= champion_facts(history)
     rule = match_engagement_rule(rulebook, signal, facts)
@@ -235,7 +234,7 @@ def _account_signal(
     owner = account_owner(key)
     if account is not None and seen_before(account.seen, fp, day, _overflow(view, owner)):
         return Outcome("duplicate")
-    facts = facts_for(signal, None, named)
+    facts = facts_for(signal, None, named, reads=_event_reads(rulebook))
     rule = match_engagement_rule(rulebook, signal, facts)
     contribution = contribution_of(rulebook, rule, signal, facts) if rule is not None else None
     state = _touched_account(account, key, signal, fp)
@@ -353,7 +352,9 @@ def _touched_account(
     if signal.account is None:
         return state
     # The domain is the account's identity: always its normalised key, never merged.
-    incoming = msgspec.structs.replace(signal.account, domain=key)
+    incoming = signal.account
+    if incoming.domain != key:
+        incoming = msgspec.structs.replace(incoming, domain=key)
     merged, stamps = merge_account(state.account, incoming, state.stamps, stamp)
     if stamps is state.stamps:
         return state
@@ -368,6 +369,29 @@ def _suppression(view: StateView, signal: SignalRec, pk: str) -> Suppression | N
         if old != pk:
             current = merge_suppressions(current, view.suppression(old))
     return current
+
+
+_READS: dict[int, tuple[Rulebook, frozenset[str]]] = {}
+
+
+def _event_reads(rulebook: Rulebook) -> frozenset[str]:
+    """Every fact key an event's facts are read at: engagement rules and triggers (their
+    conditions and details) and the facts a contribution keeps (`contribution_of`).
+    Remembered by the rulebook's identity, not its `hash`: computing that here would fix
+    it earlier than before, and its value can depend on when it is first computed."""
+    held = _READS.get(id(rulebook))
+    if held is not None and held[0] is rulebook:
+        return held[1]
+    keys = set(DRAFT_FACT_KEYS)
+    for r in rulebook.engagement.rules:
+        keys |= fields_read(r.when) | placeholders(r.detail)
+    for t in rulebook.windows.triggers:
+        keys |= fields_read(t.when) | placeholders(t.detail)
+    if len(_READS) >= 8:  # rulebooks reloaded over a long run
+        _READS.clear()
+    reads = frozenset(keys)
+    _READS[id(rulebook)] = (rulebook, reads)
+    return reads
 
 
 def _overflow(view: StateView, owner: str) -> Overflow:

@@ -19,6 +19,7 @@ Keys:
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -35,24 +36,71 @@ ACCOUNT_FACT_FIELDS = ("name", "industry", "employees", "country", "technologies
 
 
 def facts_for(
-    signal: SignalRec | None, person: PersonRec | None, account: AccountRec | None
+    signal: SignalRec | None,
+    person: PersonRec | None,
+    account: AccountRec | None,
+    *,
+    reads: frozenset[str] | None = None,
 ) -> dict[str, Any]:
-    """Flatten a signal (optional) and a person and account into dotted-path facts."""
+    """Flatten a signal (optional) and a person and account into dotted-path facts.
+
+    A new dict each call (callers add to it). With `reads` (the keys a caller's rules can
+    read), a signal's properties are flattened only where a key is read: every property
+    key left out is one no rule reads. The facts of a person and of an account are
+    remembered by value (`_memo`): the same people and accounts recur in nearly every
+    signal, and flattening them is much of the cost."""
     facts: dict[str, Any] = {}
     if person is not None:
-        if person.email:
-            facts["person.email"] = person.email.lower()
-            facts["person.email_domain"] = email_domain(person.email)
-        for name in PERSON_FACT_FIELDS:
-            value = getattr(person, name)
-            if value is not None:
-                facts[f"person.{name}"] = value
+        facts.update(_memo(_person_facts, person))
     if account is not None:
-        _put_account(facts, "account", account)
+        facts.update(_memo(_account_facts, account))
     if signal is not None:
         facts["type"] = str(signal.type)
         facts["source"] = signal.source
-        _flatten(facts, "properties", signal.properties)
+        props = signal.properties
+        if reads is not None and isinstance(props, msgspec.Struct):
+            for name in _read_fields(type(props), reads):
+                _put(facts, f"properties.{name}", getattr(props, name))
+        else:
+            _flatten(facts, "properties", props)
+    return facts
+
+
+@lru_cache(maxsize=256)
+def _read_fields(kind: type[msgspec.Struct], reads: frozenset[str]) -> tuple[str, ...]:
+    """The fields of a properties Struct whose facts (theirs, or nested ones) are read."""
+    return tuple(
+        name
+        for name in kind.__struct_fields__
+        if any(k == f"properties.{name}" or k.startswith(f"properties.{name}.") for k in reads)
+    )
+
+
+def _memo(flatten: Any, value: msgspec.Struct) -> dict[str, Any]:
+    """`flatten(value)` through its memo: read it, never change it."""
+    try:
+        return flatten(value)
+    except TypeError:  # an unhashable value (a list where a tuple was expected): not kept
+        return flatten.__wrapped__(value)
+
+
+@lru_cache(maxsize=4096)
+def _person_facts(person: PersonRec) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    if person.email:
+        facts["person.email"] = person.email.lower()
+        facts["person.email_domain"] = email_domain(person.email)
+    for name in PERSON_FACT_FIELDS:
+        value = getattr(person, name)
+        if value is not None:
+            facts[f"person.{name}"] = value
+    return facts
+
+
+@lru_cache(maxsize=1024)
+def _account_facts(account: AccountRec) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    _put_account(facts, "account", account)
     return facts
 
 
@@ -70,14 +118,17 @@ def _flatten(facts: dict[str, Any], prefix: str, model: msgspec.Struct | BaseMod
     else:
         items = list(model.__dict__.items())
     for name, value in items:
-        if value is None or value == ():
-            continue
-        key = f"{prefix}.{name}"
-        if isinstance(value, AccountRec):
-            _put_account(facts, key, value)
-        elif isinstance(value, msgspec.Struct | BaseModel):
-            _flatten(facts, key, value)
-        elif isinstance(value, date):
-            facts[key] = value.isoformat()
-        else:
-            facts[key] = value
+        _put(facts, f"{prefix}.{name}", value)
+
+
+def _put(facts: dict[str, Any], key: str, value: Any) -> None:
+    if value is None or value == ():
+        return
+    if isinstance(value, AccountRec):
+        _put_account(facts, key, value)
+    elif isinstance(value, msgspec.Struct | BaseModel):
+        _flatten(facts, key, value)
+    elif isinstance(value, date):
+        facts[key] = value.isoformat()
+    else:
+        facts[key] = value
