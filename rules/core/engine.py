@@ -37,6 +37,7 @@ from typing import Any, Literal, Protocol
 import msgspec
 
 from rules.core import engagement as eng
+from rules.core.assessment import screen
 from rules.core.cadence import merge_suppressions
 from rules.core.champions import champion_facts, previous_person_key
 from rules.core.contribution import contribution_of
@@ -167,7 +168,9 @@ def _person_signal(
         touched = _touched_account(account, key, signal, fp) if key is not None else None
         return Outcome("duplicate", account=touched if touched != account else None)
 
-    facts = facts_for(signal, signal.person, signal.account, reads=_event_reads(rulebook))
+    facts = facts_for(
+        signal, signal.person, signal.account, reads=_event_reads(rulebook, signal.type)
+    )
     if history is not None:
         facts |= champion_facts(history)
     rule = match_engagement_rule(rulebook, signal, facts)
@@ -178,38 +181,50 @@ def _person_signal(
     trigger = match_trigger(
         rulebook, signal, facts, sums=prospect.engagement.sums, current=contribution
     )
-    a = assess(
-        rulebook,
-        prospect,
-        new_account,
-        at,
-        now,
-        trigger_at=signal.occurred_at,
-        cadence=prospect.cadence,
-        suppression=_suppression(view, signal, pk),
-        trigger=trigger,
-        trigger_rule=rule.name if rule is not None else None,
-        fits=fits,
-    )
+    # Most signals leave the person below the threshold: the screen's refusal and score
+    # are all that is needed then (what `assess` would return with them, unread).
+    first = screen(rulebook, prospect, new_account, at, trigger=trigger, fits=fits)
     window = None
     state = prospect
-    if a.suppressed is None:
-        state, window = open_window(
+    suppressed: Suppressed | None = None
+    scored = first[4]
+    if first[6] is not None:
+        suppressed = Suppressed(pk, first[6])
+    else:
+        a = assess(
             rulebook,
-            a,
-            TriggerRef(signal.source, signal.event_id, signal.occurred_at),
+            prospect,
+            new_account,
+            at,
             now,
+            trigger_at=signal.occurred_at,
             cadence=prospect.cadence,
-            history=history,
+            suppression=_suppression(view, signal, pk),
+            trigger=trigger,
+            trigger_rule=rule.name if rule is not None else None,
+            fits=fits,
+            screened=first,
         )
+        suppressed = a.suppressed
+        if suppressed is None:
+            state, window = open_window(
+                rulebook,
+                a,
+                TriggerRef(signal.source, signal.event_id, signal.occurred_at),
+                now,
+                cadence=prospect.cadence,
+                history=history,
+            )
     # The score just computed ranks the contributions worth keeping whole.
-    state = msgspec.structs.replace(state, engagement=eng.trim(state.engagement, a.scored))
+    trimmed = eng.trim(state.engagement, scored)
+    if trimmed is not state.engagement:
+        state = msgspec.structs.replace(state, engagement=trimmed)
     return Outcome(
         "applied",
         account=new_account if new_account != account else None,
         prospects={pk: state},
         windows=(window,) if window is not None else (),
-        suppressed=(a.suppressed,) if a.suppressed is not None else (),
+        suppressed=(suppressed,) if suppressed is not None else (),
         rule=rule.name if rule is not None else None,
         spills=tuple((owner, s) for s in spills),
     )
@@ -234,7 +249,7 @@ def _account_signal(
     owner = account_owner(key)
     if account is not None and seen_before(account.seen, fp, day, _overflow(view, owner)):
         return Outcome("duplicate")
-    facts = facts_for(signal, None, named, reads=_event_reads(rulebook))
+    facts = facts_for(signal, None, named, reads=_event_reads(rulebook, signal.type))
     rule = match_engagement_rule(rulebook, signal, facts)
     contribution = contribution_of(rulebook, rule, signal, facts) if rule is not None else None
     state = _touched_account(account, key, signal, fp)
@@ -371,26 +386,30 @@ def _suppression(view: StateView, signal: SignalRec, pk: str) -> Suppression | N
     return current
 
 
-_READS: dict[int, tuple[Rulebook, frozenset[str]]] = {}
+_READS: dict[int, tuple[Rulebook, dict[str, frozenset[str]]]] = {}
 
 
-def _event_reads(rulebook: Rulebook) -> frozenset[str]:
-    """Every fact key an event's facts are read at: engagement rules and triggers (their
-    conditions and details) and the facts a contribution keeps (`contribution_of`).
-    Remembered by the rulebook's identity, not its `hash`: computing that here would fix
-    it earlier than before, and its value can depend on when it is first computed."""
+def _event_reads(rulebook: Rulebook, kind: str) -> frozenset[str]:
+    """Every fact key the facts of an event of type `kind` are read at: its engagement
+    rules and triggers (their conditions and details) and the facts a contribution keeps
+    (`contribution_of`). Remembered by the rulebook's identity, not its `hash`: computing
+    that here would fix it earlier than before, and its value can depend on when it is
+    first computed."""
     held = _READS.get(id(rulebook))
-    if held is not None and held[0] is rulebook:
-        return held[1]
-    keys = set(DRAFT_FACT_KEYS)
-    for r in rulebook.engagement.rules:
-        keys |= fields_read(r.when) | placeholders(r.detail)
-    for t in rulebook.windows.triggers:
-        keys |= fields_read(t.when) | placeholders(t.detail)
-    if len(_READS) >= 8:  # rulebooks reloaded over a long run
-        _READS.clear()
-    reads = frozenset(keys)
-    _READS[id(rulebook)] = (rulebook, reads)
+    if held is None or held[0] is not rulebook:
+        if len(_READS) >= 8:  # rulebooks reloaded over a long run
+            _READS.clear()
+        held = _READS[id(rulebook)] = (rulebook, {})
+    reads = held[1].get(kind)
+    if reads is None:
+        keys = set(DRAFT_FACT_KEYS)
+        for r in rulebook.engagement.rules:
+            if r.signal == kind:
+                keys |= fields_read(r.when) | placeholders(r.detail)
+        for t in rulebook.windows.triggers:
+            if t.signal == kind:
+                keys |= fields_read(t.when) | placeholders(t.detail)
+        reads = held[1][kind] = frozenset(keys)
     return reads
 
 

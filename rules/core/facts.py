@@ -45,14 +45,15 @@ def facts_for(
     """Flatten a signal (optional) and a person and account into dotted-path facts.
 
     A new dict each call (callers add to it). With `reads` (the keys a caller's rules can
-    read), a signal's properties are flattened only where a key is read: every property
-    key left out is one no rule reads. The facts of a person and of an account are
+    read), the person's and the account's facts are left out when no key under them is
+    read, and a signal's properties flattened only where a key is read: every key left
+    out is one no rule reads. The facts of a person and of an account are
     remembered by value (`_memo`): the same people and accounts recur in nearly every
     signal, and flattening them is much of the cost."""
     facts: dict[str, Any] = {}
-    if person is not None:
+    if person is not None and (reads is None or _reads_under(reads, "person.")):
         facts.update(_memo(_person_facts, person))
-    if account is not None:
+    if account is not None and (reads is None or _reads_under(reads, "account.")):
         facts.update(_memo(_account_facts, account))
     if signal is not None:
         facts["type"] = str(signal.type)
@@ -64,6 +65,11 @@ def facts_for(
         else:
             _flatten(facts, "properties", props)
     return facts
+
+
+@lru_cache(maxsize=256)
+def _reads_under(reads: frozenset[str], prefix: str) -> bool:
+    return any(k.startswith(prefix) for k in reads)
 
 
 @lru_cache(maxsize=256)

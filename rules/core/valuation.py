@@ -92,7 +92,11 @@ def score(sums: Iterable[RuleSum], at: datetime, horizon_days: float) -> Scored:
         by_rule[rule] = clamped
         rule_factor[rule] = clamped / value if value else 0.0
         total += clamped
-    return Scored(total, by_rule, by_name, rule_factor, frozenset(shared), at_s, horizon_days)
+    joint = frozenset(shared) if shared else _NONE
+    return Scored(total, by_rule, by_name, rule_factor, joint, at_s, horizon_days)
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 def _rule_value(
@@ -102,11 +106,13 @@ def _rule_value(
     total = 0.0
     counted = False
     for s in group:
-        if not s.days and not s.periods:
+        days, periods = s.days, s.periods
+        if not days and not periods:
             continue
-        counts = lasts(s, horizon_days)
+        within = s.within_days
+        counts = horizon_days if within is None else min(horizon_days, within)  # lasts(s, ...)
         rate = 1.0 / (s.half_life_days * DAY_SECONDS)
-        oldest = min(s.periods[0].start if s.periods else today, s.days[0].day if s.days else today)
+        oldest = min(periods[0].start if periods else today, days[0].day if days else today)
         if not shared and today - oldest < counts:
             total += s.value * 2.0 ** (-(at_s - s.anchor * DAY_SECONDS) * rate)
             counted = True
