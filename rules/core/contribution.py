@@ -78,7 +78,13 @@ def _within_budget(texts: list[tuple[int, str]]) -> tuple[tuple[int, str], ...]:
 
 
 def _named(named: frozenset[str], facts: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
-    return tuple((k, facts.get(k)) for k in sorted(named) if k not in _DRAFT_KEYS)
+    return tuple((k, facts.get(k)) for k in _others(named))
+
+
+@lru_cache(maxsize=1024)
+def _others(named: frozenset[str]) -> tuple[str, ...]:
+    """The keys a template names that are not kept facts, in a stable order."""
+    return tuple(sorted(named - _DRAFT_KEYS))
 
 
 @lru_cache(maxsize=4096)
@@ -119,7 +125,7 @@ def contribution_of(
     renders it when a window needs it)."""
     args = (
         rule.detail,
-        tuple(facts.get(k) for k in DRAFT_FACT_KEYS),
+        tuple(map(facts.get, DRAFT_FACT_KEYS)),
         _named(placeholders(rule.detail), facts),
     )
     try:

@@ -78,17 +78,18 @@ def score(sums: Iterable[RuleSum], at: datetime, horizon_days: float) -> Scored:
             group.append(s)
     by_rule: dict[str, float] = {}
     rule_factor: dict[str, float] = {}
-    shared: set[str] = set()
+    shared: set[str] | None = None
     total = 0.0
     for rule, group in by_name.items():
         together = len(group) > 1 and _shares_capped_days(group)
         if together:
-            shared.add(rule)
+            shared = {rule} if shared is None else shared | {rule}
         value = _rule_value(group, today, at_s, horizon_days, together)
         if value is None:
             continue
         newest = group[0] if len(group) == 1 else max(group, key=lambda s: s.newest)
-        clamped = _clamp(value, newest.cap)
+        cap = newest.cap
+        clamped = value if cap is None else max(-cap, min(cap, value))
         by_rule[rule] = clamped
         rule_factor[rule] = clamped / value if value else 0.0
         total += clamped
@@ -153,9 +154,3 @@ def _shared_factor(group: list[RuleSum], day: DaySum) -> float:
     if caps and abs(total) > min(caps):
         return min(caps) / abs(total)
     return 1.0
-
-
-def _clamp(value: float, cap: float | None) -> float:
-    if cap is None:
-        return value
-    return max(-cap, min(cap, value))
