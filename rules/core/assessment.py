@@ -40,6 +40,7 @@ __all__ = [
     "basis",
     "evaluation_time",
     "screen",
+    "surely_below",
 ]
 
 _OwnReason = Literal[
@@ -233,6 +234,43 @@ def screen(
         ):
             reason = "below_threshold"
     return sums, notable, person_account, fit_result, scored, triggered, reason
+
+
+def surely_below(
+    rulebook: Rulebook,
+    prospect: ProspectState,
+    account: AccountState | None,
+    *,
+    trigger: Trigger | None = None,
+    fits: FitCache | None = None,
+) -> bool:
+    """Whether `screen` (without `force`) refuses with "below_threshold" whatever the
+    engagement scores, decided without scoring it: the person is not disqualified, no
+    trigger holds for their fit tier, and fit plus the caps of every sum stays below the
+    threshold (and below any minimum for the tier). Each rule's share is clamped to the
+    cap of its newest sum, so engagement never exceeds the sum of the caps (all positive);
+    a sum without a cap bounds nothing, and then this says False. The margin covers the
+    rounding of the sums."""
+    sums, _, person_account = basis(prospect, account)
+    bound = 0.0
+    for s in sums:
+        if s.cap is None:
+            return False
+        bound += s.cap
+    fit_result = fit_of(rulebook, prospect.person, person_account, fits)
+    tier = fit_result[2]
+    if fit_result[3] is not None or (
+        trigger is not None and tier_at_least(tier, trigger.min_fit_tier)
+    ):
+        return False
+    windows = rulebook.windows
+    tier_minimum = windows.min_engagement_by_tier.get(tier)  # type: ignore[call-overload]
+    return fit_result[0] + bound + _MARGIN < windows.threshold and (
+        tier_minimum is None or bound + _MARGIN < tier_minimum
+    )
+
+
+_MARGIN = 1e-6
 
 
 def _play(sums: tuple[RuleSum, ...], scored: Scored) -> Play:

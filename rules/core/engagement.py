@@ -51,6 +51,7 @@ __all__ = [
     "prune",
     "score",
     "trim",
+    "trimmed",
 ]
 
 MAX_NOTABLE = 5
@@ -209,19 +210,26 @@ def prune(engagement: Engagement, watermark: datetime, horizon_days: float) -> E
     return Engagement(tuple(sums), engagement.notable, last)
 
 
+def trimmed(engagement: Engagement, at: float, horizon_days: float) -> bool:
+    """Whether `trim` at unix time `at` has nothing to do: few kept contributions and
+    none past the horizon (what the engine checks before deciding not to score)."""
+    today = int(at // DAY_SECONDS)
+    notable = engagement.notable
+    return len(notable) <= MAX_NOTABLE and all(
+        today - int(n.occurred_at.timestamp() // DAY_SECONDS) < horizon_days for n in notable
+    )
+
+
 def trim(engagement: Engagement, scored: Scored) -> Engagement:
     """Keep the `MAX_NOTABLE` contributions worth most now, largest first, and only those
     still counted: ranked on `scored` (the score the caller just computed over these sums
     and those scored with them) by points, decay and their rule's cap, not re-capping each
     day (the window values its reasons exactly). Nothing to do while there are few."""
+    if trimmed(engagement, scored.at, scored.horizon_days):
+        return engagement
     today = int(scored.at // DAY_SECONDS)
     horizon = scored.horizon_days
     notable = engagement.notable
-    # Few kept and none past the horizon (day_of of each, inlined: the hot path).
-    if len(notable) <= MAX_NOTABLE and all(
-        today - int(n.occurred_at.timestamp() // DAY_SECONDS) < horizon for n in notable
-    ):
-        return engagement
     ranked = []
     at = scored.at
     for n in notable:

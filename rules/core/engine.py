@@ -37,17 +37,16 @@ from typing import Any, Literal, Protocol
 import msgspec
 
 from rules.core import engagement as eng
-from rules.core.assessment import screen
+from rules.core.assessment import screen, surely_below
 from rules.core.cadence import merge_suppressions
 from rules.core.champions import champion_facts, previous_person_key
 from rules.core.contribution import contribution_of
 from rules.core.decide import Suppressed, TriggerRef, assess, evaluation_time, open_window
 from rules.core.dedup import Overflow, Spill, is_too_late, prune_seen, remember, seen_before
-from rules.core.draft import DRAFT_FACT_KEYS
-from rules.core.facts import facts_for
+from rules.core.facts import event_reads, facts_for
 from rules.core.fitcache import FitCache
 from rules.core.merge import merge_account, merge_person
-from rules.core.scoring import match_engagement_rule, match_trigger, placeholders
+from rules.core.scoring import match_engagement_rule, match_trigger
 from rules.core.state import (
     AccountState,
     ProspectState,
@@ -55,7 +54,6 @@ from rules.core.state import (
     Suppression,
     fingerprint,
 )
-from rules.rulebook.conditions import fields_read
 from rules.rulebook.model import Rulebook
 from signals.identity import person_key, signal_account_key
 from signals.models import SignalType
@@ -169,7 +167,7 @@ def _person_signal(
         return Outcome("duplicate", account=touched if touched != account else None)
 
     facts = facts_for(
-        signal, signal.person, signal.account, reads=_event_reads(rulebook, signal.type)
+        signal, signal.person, signal.account, reads=event_reads(rulebook, signal.type)
     )
     if history is not None:
         facts |= champion_facts(history)
@@ -181,15 +179,21 @@ def _person_signal(
     trigger = match_trigger(
         rulebook, signal, facts, sums=prospect.engagement.sums, current=contribution
     )
-    # Most signals leave the person below the threshold: the screen's refusal and score
-    # are all that is needed then (what `assess` would return with them, unread).
-    first = screen(rulebook, prospect, new_account, at, trigger=trigger, fits=fits)
+    # Most signals stay below the threshold: unscored when caps prove it, else screened.
     window = None
     state = prospect
     suppressed: Suppressed | None = None
-    scored = first[4]
-    if first[6] is not None:
+    first = None
+    if not (
+        eng.trimmed(prospect.engagement, at.timestamp(), horizon)
+        and surely_below(rulebook, prospect, new_account, trigger=trigger, fits=fits)
+    ):
+        first = screen(rulebook, prospect, new_account, at, trigger=trigger, fits=fits)
+    if first is None:
+        suppressed = Suppressed(pk, "below_threshold")
+    elif first[6] is not None:
         suppressed = Suppressed(pk, first[6])
+        state = _trimmed(state, first[4])
     else:
         a = assess(
             rulebook,
@@ -215,10 +219,7 @@ def _person_signal(
                 cadence=prospect.cadence,
                 history=history,
             )
-    # The score just computed ranks the contributions worth keeping whole.
-    trimmed = eng.trim(state.engagement, scored)
-    if trimmed is not state.engagement:
-        state = msgspec.structs.replace(state, engagement=trimmed)
+        state = _trimmed(state, first[4])
     return Outcome(
         "applied",
         account=new_account if new_account != account else None,
@@ -249,7 +250,7 @@ def _account_signal(
     owner = account_owner(key)
     if account is not None and seen_before(account.seen, fp, day, _overflow(view, owner)):
         return Outcome("duplicate")
-    facts = facts_for(signal, None, named, reads=_event_reads(rulebook, signal.type))
+    facts = facts_for(signal, None, named, reads=event_reads(rulebook, signal.type))
     rule = match_engagement_rule(rulebook, signal, facts)
     contribution = contribution_of(rulebook, rule, signal, facts) if rule is not None else None
     state = _touched_account(account, key, signal, fp)
@@ -355,6 +356,14 @@ def _merged_prospect(
     return state, (*spills, *drops)
 
 
+def _trimmed(state: ProspectState, scored: eng.Scored) -> ProspectState:
+    """The state keeping the contributions worth most on the score just computed."""
+    engagement = eng.trim(state.engagement, scored)
+    if engagement is state.engagement:
+        return state
+    return msgspec.structs.replace(state, engagement=engagement)
+
+
 def _touched_account(
     state: AccountState | None, key: str | None, signal: SignalRec, fp: int
 ) -> AccountState:
@@ -384,33 +393,6 @@ def _suppression(view: StateView, signal: SignalRec, pk: str) -> Suppression | N
         if old != pk:
             current = merge_suppressions(current, view.suppression(old))
     return current
-
-
-_READS: dict[int, tuple[Rulebook, dict[str, frozenset[str]]]] = {}
-
-
-def _event_reads(rulebook: Rulebook, kind: str) -> frozenset[str]:
-    """Every fact key the facts of an event of type `kind` are read at: its engagement
-    rules and triggers (their conditions and details) and the facts a contribution keeps
-    (`contribution_of`). Remembered by the rulebook's identity, not its `hash`: computing
-    that here would fix it earlier than before, and its value can depend on when it is
-    first computed."""
-    held = _READS.get(id(rulebook))
-    if held is None or held[0] is not rulebook:
-        if len(_READS) >= 8:  # rulebooks reloaded over a long run
-            _READS.clear()
-        held = _READS[id(rulebook)] = (rulebook, {})
-    reads = held[1].get(kind)
-    if reads is None:
-        keys = set(DRAFT_FACT_KEYS)
-        for r in rulebook.engagement.rules:
-            if r.signal == kind:
-                keys |= fields_read(r.when) | placeholders(r.detail)
-        for t in rulebook.windows.triggers:
-            if t.signal == kind:
-                keys |= fields_read(t.when) | placeholders(t.detail)
-        reads = held[1][kind] = frozenset(keys)
-    return reads
 
 
 def _overflow(view: StateView, owner: str) -> Overflow:

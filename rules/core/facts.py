@@ -25,10 +25,14 @@ from typing import Any
 import msgspec
 from pydantic import BaseModel
 
+from rules.core.scoring import placeholders
+from rules.core.state import FACT_KEYS
+from rules.rulebook.conditions import fields_read
+from rules.rulebook.model import Rulebook
 from signals.identity import account_key, email_domain
 from signals.records import AccountRec, PersonRec, SignalRec
 
-__all__ = ["ACCOUNT_FACT_FIELDS", "PERSON_FACT_FIELDS", "facts_for"]
+__all__ = ["ACCOUNT_FACT_FIELDS", "PERSON_FACT_FIELDS", "event_reads", "facts_for"]
 
 # Fields that become facts as they are (besides the email and the domain, derived).
 PERSON_FACT_FIELDS = ("id", "title", "seniority", "department", "timezone")
@@ -80,6 +84,33 @@ def _read_fields(kind: type[msgspec.Struct], reads: frozenset[str]) -> tuple[str
         for name in kind.__struct_fields__
         if any(k == f"properties.{name}" or k.startswith(f"properties.{name}.") for k in reads)
     )
+
+
+_READS: dict[int, tuple[Rulebook, dict[str, frozenset[str]]]] = {}
+
+
+def event_reads(rulebook: Rulebook, kind: str) -> frozenset[str]:
+    """Every fact key the facts of an event of type `kind` are read at (for `facts_for`'s
+    `reads`): its engagement rules and triggers (their conditions and details) and the
+    facts a contribution keeps (`rules.core.contribution`). Remembered by the rulebook's
+    identity, not its `hash`: computing that here would fix it earlier than before, and
+    its value can depend on when it is first computed."""
+    held = _READS.get(id(rulebook))
+    if held is None or held[0] is not rulebook:
+        if len(_READS) >= 8:  # rulebooks reloaded over a long run
+            _READS.clear()
+        held = _READS[id(rulebook)] = (rulebook, {})
+    reads = held[1].get(kind)
+    if reads is None:
+        keys = set(FACT_KEYS)
+        for r in rulebook.engagement.rules:
+            if r.signal == kind:
+                keys |= fields_read(r.when) | placeholders(r.detail)
+        for t in rulebook.windows.triggers:
+            if t.signal == kind:
+                keys |= fields_read(t.when) | placeholders(t.detail)
+        reads = held[1][kind] = frozenset(keys)
+    return reads
 
 
 def _memo(flatten: Any, value: msgspec.Struct) -> dict[str, Any]:
