@@ -77,8 +77,9 @@ def _within_budget(texts: list[tuple[int, str]]) -> tuple[tuple[int, str], ...]:
     return tuple((i, clip(text, max(1, limits[i]))) for i, text in texts)
 
 
-def _named(named: frozenset[str], facts: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
-    return tuple((k, facts.get(k)) for k in _others(named))
+def _named(named: frozenset[str], facts: Mapping[str, Any]) -> tuple[tuple[str, Any, type], ...]:
+    # With each value's type: equal values of two types (1, 1.0, True) render apart.
+    return tuple((k, v, type(v)) for k in _others(named) for v in (facts.get(k),))
 
 
 @lru_cache(maxsize=1024)
@@ -89,14 +90,15 @@ def _others(named: frozenset[str]) -> tuple[str, ...]:
 
 @lru_cache(maxsize=4096)
 def _kept_texts(
-    template: str, draft: tuple[Any, ...], others: tuple[tuple[str, Any], ...]
+    template: str, draft: tuple[Any, ...], others: tuple[tuple[str, Any, type], ...]
 ) -> tuple[str, tuple[tuple[int, str], ...]]:
     """(detail, kept facts) of a contribution: all a rule's detail template and the
     signal's facts give it. `draft` holds the value of each of `DRAFT_FACT_KEYS` (None:
-    absent), `others` the other facts the template names. Pure, so remembered: the same
+    absent; each key's type is fixed by the records), `others` the other facts the
+    template names, with their types. Pure, so remembered: the same
     rules meet the same pages and subjects over and over."""
     facts = {k: v for k, v in zip(DRAFT_FACT_KEYS, draft, strict=True) if v is not None}
-    facts.update((k, v) for k, v in others if v is not None)
+    facts.update((k, v) for k, v, _ in others if v is not None)
     texts = [(i, _fact_text(facts[k])) for i, k in enumerate(DRAFT_FACT_KEYS) if k in facts]
     kept = _within_budget(texts)
     named = placeholders(template)

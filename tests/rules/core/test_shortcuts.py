@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rules.core.assessment import evaluation_time, screen, surely_below
-from rules.core.contribution import contribution_of
+from rules.core.contribution import _kept_texts, _named, contribution_of
+from rules.core.draft import DRAFT_FACT_KEYS
 from rules.core.engagement import trim, trimmed
 from rules.core.facts import event_reads, facts_for
 from rules.core.fitcache import FitCache
@@ -146,3 +147,15 @@ def test_merging_an_equal_record_changes_nothing() -> None:
     stamps = Stamps(((1.0, 1),), bytes([0, 255, 255, 0]))
     merged, after = merge_person(current, PersonRec("ana@acme.com", title="VP"), stamps, (2.0, 2))
     assert merged is current and after is stamps
+
+
+def test_kept_texts_tell_equal_values_of_two_types_apart() -> None:
+    named = frozenset({"champion.engagement"})
+    none = (None,) * len(DRAFT_FACT_KEYS)
+    as_int = _kept_texts(
+        "Worth {champion.engagement}", none, _named(named, {"champion.engagement": 1})
+    )
+    as_float = _kept_texts(
+        "Worth {champion.engagement}", none, _named(named, {"champion.engagement": 1.0})
+    )
+    assert (as_int[0], as_float[0]) == ("Worth 1", "Worth 1.0")
