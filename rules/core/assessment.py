@@ -39,6 +39,8 @@ __all__ = [
     "assess",
     "basis",
     "evaluation_time",
+    "screen",
+    "surely_below",
 ]
 
 _OwnReason = Literal[
@@ -92,7 +94,10 @@ def basis(
     """What a prospect is scored on: their engagement, plus the account's when it is their
     account (funding, anonymous visits), and the account as its state describes it."""
     if account is not None and account.account_key == prospect.account_key:
-        sums, notable = combine(prospect.engagement, account.engagement)
+        held = account.engagement
+        if not held.sums and not held.notable:  # most accounts: no account-level signal
+            return prospect.engagement.sums, prospect.engagement.notable, account.account
+        sums, notable = combine(prospect.engagement, held)
         return sums, notable, account.account
     return prospect.engagement.sums, prospect.engagement.notable, None
 
@@ -124,6 +129,7 @@ def assess(
     play: Play | None = None,
     force: bool = False,
     fits: FitCache | None = None,
+    screened: Screen | None = None,
 ) -> Assessment:
     """Score the prospect at event time `at` and decide whether a window may open.
 
@@ -132,14 +138,14 @@ def assess(
     least the trigger's (`force`, for a post-demo window, skips these and the cooldown).
     `trigger_at` is the triggering event's time, judged fresh against `now`. `play`
     overrides the play the engagement would choose; the cadence gate may still change it.
+    `screened` is what `screen` said with the same arguments, when the caller has it.
     """
     pk = prospect.person_key
-    sums, notable, person_account = basis(prospect, account)
-    fit_result = fit_of(rulebook, prospect.person, person_account, fits)
-    scored = score(sums, at, rulebook.engagement.horizon_days)
+    first = screened or screen(
+        rulebook, prospect, account, at, trigger=trigger, force=force, fits=fits
+    )
+    sums, notable, person_account, fit_result, scored, triggered, reason = first
     windows = rulebook.windows
-    tier = fit_result[2]
-    triggered = trigger is not None and tier_at_least(tier, trigger.min_fit_tier)
     if play is None:
         play = trigger.play if triggered and trigger is not None else _play(sums, scored)
 
@@ -149,16 +155,8 @@ def assess(
             Suppressed(pk, reason),
         )  # fmt: skip
 
-    if fit_result[3] is not None:
-        return refused("disqualified")
-    tier_minimum = windows.min_engagement_by_tier.get(tier)  # type: ignore[call-overload]
-    if not (
-        force
-        or fit_result[0] + scored.total >= windows.threshold
-        or (tier_minimum is not None and scored.total >= tier_minimum)
-        or triggered
-    ):
-        return refused("below_threshold")
+    if reason is not None:
+        return refused(reason)
     last = prospect.last_window_at
     if not force and last is not None and at - last < timedelta(days=windows.cooldown_days):
         return refused("cooldown")
@@ -189,6 +187,90 @@ def assess(
     return Assessment(
         prospect, at, person_account, fit_result, scored, sums, notable, gate.play, gate, None
     )
+
+
+Screen = tuple[
+    tuple[RuleSum, ...],
+    tuple[Notable, ...],
+    AccountRec | None,
+    FitResult,
+    Scored,
+    bool,
+    Literal["disqualified", "below_threshold"] | None,
+]
+"""(sums, kept contributions, the person's account, fit, engagement, whether the trigger
+holds for the fit tier, the first refusal of the two checks that need no cadence)."""
+
+
+def screen(
+    rulebook: Rulebook,
+    prospect: ProspectState,
+    account: AccountState | None,
+    at: datetime,
+    *,
+    trigger: Trigger | None = None,
+    force: bool = False,
+    fits: FitCache | None = None,
+) -> Screen:
+    """The first two checks of `assess` (disqualified, below threshold) and the score and
+    fit they read. Most signals stop here: the engine then needs only the refusal and the
+    score (to trim kept contributions), and builds no assessment."""
+    sums, notable, person_account = basis(prospect, account)
+    fit_result = fit_of(rulebook, prospect.person, person_account, fits)
+    scored = score(sums, at, rulebook.engagement.horizon_days)
+    windows = rulebook.windows
+    tier = fit_result[2]
+    triggered = trigger is not None and tier_at_least(tier, trigger.min_fit_tier)
+    reason: Literal["disqualified", "below_threshold"] | None = None
+    if fit_result[3] is not None:
+        reason = "disqualified"
+    else:
+        tier_minimum = windows.min_engagement_by_tier.get(tier)  # type: ignore[call-overload]
+        if not (
+            force
+            or fit_result[0] + scored.total >= windows.threshold
+            or (tier_minimum is not None and scored.total >= tier_minimum)
+            or triggered
+        ):
+            reason = "below_threshold"
+    return sums, notable, person_account, fit_result, scored, triggered, reason
+
+
+def surely_below(
+    rulebook: Rulebook,
+    prospect: ProspectState,
+    account: AccountState | None,
+    *,
+    trigger: Trigger | None = None,
+    fits: FitCache | None = None,
+) -> bool:
+    """Whether `screen` (without `force`) refuses with "below_threshold" whatever the
+    engagement scores, decided without scoring it: the person is not disqualified, no
+    trigger holds for their fit tier, and fit plus the caps of every sum stays below the
+    threshold (and below any minimum for the tier). Each rule's share is clamped to the
+    cap of its newest sum, so engagement never exceeds the sum of the caps (all positive);
+    a sum without a cap bounds nothing, and then this says False. The margin covers the
+    rounding of the sums."""
+    sums, _, person_account = basis(prospect, account)
+    bound = 0.0
+    for s in sums:
+        if s.cap is None:
+            return False
+        bound += s.cap
+    fit_result = fit_of(rulebook, prospect.person, person_account, fits)
+    tier = fit_result[2]
+    if fit_result[3] is not None or (
+        trigger is not None and tier_at_least(tier, trigger.min_fit_tier)
+    ):
+        return False
+    windows = rulebook.windows
+    tier_minimum = windows.min_engagement_by_tier.get(tier)  # type: ignore[call-overload]
+    return fit_result[0] + bound + _MARGIN < windows.threshold and (
+        tier_minimum is None or bound + _MARGIN < tier_minimum
+    )
+
+
+_MARGIN = 1e-6
 
 
 def _play(sums: tuple[RuleSum, ...], scored: Scored) -> Play:

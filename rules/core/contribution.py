@@ -15,6 +15,7 @@ prefix fits); a longer one is cited by its start, `~` and 12 hex digits of its h
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from rules.core import engagement as eng
@@ -61,6 +62,44 @@ def _within_budget(texts: list[tuple[int, str]]) -> tuple[tuple[int, str], ...]:
     return tuple((i, clip(text, max(1, limits[i]))) for i, text in texts)
 
 
+def _named(named: frozenset[str], facts: Mapping[str, Any]) -> tuple[tuple[str, Any, type], ...]:
+    # With each value's type: equal values of two types (1, 1.0, True) render apart.
+    return tuple((k, v, type(v)) for k in _others(named) for v in (facts.get(k),))
+
+
+@lru_cache(maxsize=1024)
+def _others(named: frozenset[str]) -> tuple[str, ...]:
+    """The keys a template names that are not kept facts, in a stable order."""
+    return tuple(sorted(named - _DRAFT_KEYS))
+
+
+@lru_cache(maxsize=4096)
+def _kept_texts(
+    template: str, draft: tuple[Any, ...], others: tuple[tuple[str, Any, type], ...]
+) -> tuple[str, tuple[tuple[int, str], ...]]:
+    """(detail, kept facts) of a contribution: all a rule's detail template and the
+    signal's facts give it. `draft` holds the value of each of `DRAFT_FACT_KEYS` (None:
+    absent; each key's type is fixed by the records), `others` the other facts the
+    template names, with their types. Pure, so remembered: the same
+    rules meet the same pages and subjects over and over."""
+    facts = {k: v for k, v in zip(DRAFT_FACT_KEYS, draft, strict=True) if v is not None}
+    facts.update((k, v) for k, v, _ in others if v is not None)
+    texts = [(i, _fact_text(facts[k])) for i, k in enumerate(DRAFT_FACT_KEYS) if k in facts]
+    kept = _within_budget(texts)
+    named = placeholders(template)
+    if named <= _DRAFT_KEYS and all(
+        text == whole
+        for (i, text), (_, whole) in zip(kept, texts, strict=True)
+        if DRAFT_FACT_KEYS[i] in named
+    ):
+        detail = ""  # it renders from kept facts that were not clipped: the same text
+    else:
+        detail = clip(render_detail(template, facts))
+        if detail == clip(render_detail(template, {DRAFT_FACT_KEYS[i]: v for i, v in kept})):
+            detail = ""  # the rule renders it again from the kept facts: not stored twice
+    return detail, kept
+
+
 def contribution_of(
     rulebook: Rulebook, rule: EngagementRule, signal: SignalRec, facts: Mapping[str, Any]
 ) -> eng.Contribution:
@@ -71,19 +110,15 @@ def contribution_of(
     sends). A detail the
     rule renders from the kept facts alone is left empty (`rules.core.decide.resolved`
     renders it when a window needs it)."""
-    texts = [(i, _fact_text(facts[k])) for i, k in enumerate(DRAFT_FACT_KEYS) if k in facts]
-    kept = _within_budget(texts)
-    named = placeholders(rule.detail)
-    if named <= _DRAFT_KEYS and all(
-        text == whole
-        for (i, text), (_, whole) in zip(kept, texts, strict=True)
-        if DRAFT_FACT_KEYS[i] in named
-    ):
-        detail = ""  # it renders from kept facts that were not clipped: the same text
-    else:
-        detail = clip(render_detail(rule.detail, facts))
-        if detail == clip(render_detail(rule.detail, {DRAFT_FACT_KEYS[i]: v for i, v in kept})):
-            detail = ""  # the rule renders it again from the kept facts: not stored twice
+    args = (
+        rule.detail,
+        tuple(map(facts.get, DRAFT_FACT_KEYS)),
+        _named(placeholders(rule.detail), facts),
+    )
+    try:
+        detail, kept = _kept_texts(*args)
+    except TypeError:  # an unhashable fact value: computed without the memo
+        detail, kept = _kept_texts.__wrapped__(*args)
     return eng.Contribution(
         event_id=cited_id(signal.event_id),
         signal_type=signal.type,

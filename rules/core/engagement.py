@@ -51,6 +51,7 @@ __all__ = [
     "prune",
     "score",
     "trim",
+    "trimmed",
 ]
 
 MAX_NOTABLE = 5
@@ -77,15 +78,16 @@ def add(engagement: Engagement, c: Contribution, *, recent: int) -> Engagement:
     """`engagement` with `c` added; `recent` newest times are kept per rule for count
     triggers. Call `prune` afterwards with the watermark."""
     t = c.occurred_at.timestamp()
-    day = day_of(t)
+    day = int(t // DAY_SECONDS)  # day_of(t)
     capped = c.cap_per_day is not None
     sums = list(engagement.sums)
     index = None
+    rule, half_life, within = c.rule, c.half_life_days, c.within_days
     for i, s in enumerate(sums):
         if (
-            s.rule == c.rule
-            and s.half_life_days == c.half_life_days
-            and s.within_days == c.within_days
+            s.rule == rule
+            and s.half_life_days == half_life
+            and s.within_days == within
             and s.capped_per_day == capped
         ):
             index = i
@@ -112,9 +114,7 @@ def add(engagement: Engagement, c: Contribution, *, recent: int) -> Engagement:
         s = sums[index]
         newer = t >= s.newest
         before = find_day(s.days, day)
-        days = _add_day(s.days, day, c.points, weight, c.cap_per_day)
-        after = find_day(days, day)
-        assert after is not None
+        days, after = _add_day(s.days, day, c.points, weight, c.cap_per_day)
         rate = 1.0 / s.half_life_days
         value, anchor = s.value, s.anchor
         if day > anchor:  # the anchor is always the newest day: the value is canonical
@@ -160,7 +160,8 @@ def _sum_order(s: RuleSum) -> tuple[str, float, float, bool]:
 
 def _add_day(
     days: tuple[DaySum, ...], day: int, points: float, weight: float, cap: float | None
-) -> tuple[DaySum, ...]:
+) -> tuple[tuple[DaySum, ...], DaySum]:
+    """The days with the contribution added to its own, and that day after it."""
     # Almost always the newest day, at the end.
     for i in range(len(days) - 1, -1, -1):
         d = days[i]
@@ -173,10 +174,12 @@ def _add_day(
                 num(smallest) if smallest is not None else None,
                 d.count + 1,
             )
-            return (*days[:i], merged, *days[i + 1 :])
+            return (*days[:i], merged, *days[i + 1 :]), merged
         if d.day < day:
-            return (*days[: i + 1], *_day(day, weight, points, cap), *days[i + 1 :])
-    return (*_day(day, weight, points, cap), *days)
+            (new,) = added = _day(day, weight, points, cap)
+            return (*days[: i + 1], *added, *days[i + 1 :]), new
+    (new,) = added = _day(day, weight, points, cap)
+    return (*added, *days), new
 
 
 def _day(day: int, weight: float, points: float, cap: float | None) -> tuple[DaySum]:
@@ -207,31 +210,45 @@ def prune(engagement: Engagement, watermark: datetime, horizon_days: float) -> E
     return Engagement(tuple(sums), engagement.notable, last)
 
 
+def trimmed(engagement: Engagement, at: float, horizon_days: float) -> bool:
+    """Whether `trim` at unix time `at` has nothing to do: few kept contributions and
+    none past the horizon (what the engine checks before deciding not to score)."""
+    today = int(at // DAY_SECONDS)
+    notable = engagement.notable
+    return len(notable) <= MAX_NOTABLE and all(
+        today - int(n.occurred_at.timestamp() // DAY_SECONDS) < horizon_days for n in notable
+    )
+
+
 def trim(engagement: Engagement, scored: Scored) -> Engagement:
     """Keep the `MAX_NOTABLE` contributions worth most now, largest first, and only those
     still counted: ranked on `scored` (the score the caller just computed over these sums
     and those scored with them) by points, decay and their rule's cap, not re-capping each
     day (the window values its reasons exactly). Nothing to do while there are few."""
-    today = day_of(scored.at)
-    horizon = scored.horizon_days
-    if len(engagement.notable) <= MAX_NOTABLE and not any(
-        today - day_of(n.occurred_at) >= horizon for n in engagement.notable
-    ):
+    if trimmed(engagement, scored.at, scored.horizon_days):
         return engagement
+    today = int(scored.at // DAY_SECONDS)
+    horizon = scored.horizon_days
+    notable = engagement.notable
     ranked = []
-    for n in engagement.notable:
+    at = scored.at
+    for n in notable:
         t = n.occurred_at.timestamp()
-        if today - day_of(t) >= horizon:
+        if today - int(t // DAY_SECONDS) >= horizon:
             continue
         share = scored.rule_factor(n.rule)
-        worth = n.points * 0.5 ** ((scored.at - t) / DAY_SECONDS / n.half_life_days) * share
+        worth = n.points * 0.5 ** ((at - t) / DAY_SECONDS / n.half_life_days) * share
         if worth > 0:
             ranked.append((-worth, -t, n.event_id, n))
-    ranked.sort(key=lambda r: r[:3])
+    ranked.sort(key=_rank)
     kept = tuple(r[3] for r in ranked[:MAX_NOTABLE])
-    if kept == engagement.notable:
+    if kept == notable:
         return engagement
     return Engagement(engagement.sums, kept, engagement.last_positive)
+
+
+def _rank(r: tuple[float, float, str, Notable]) -> tuple[float, float, str]:
+    return r[:3]
 
 
 def combine(*parts: Engagement) -> tuple[tuple[RuleSum, ...], tuple[Notable, ...]]:

@@ -37,18 +37,16 @@ from typing import Any, Literal, Protocol
 import msgspec
 
 from rules.core import engagement as eng
+from rules.core.assessment import screen, surely_below
 from rules.core.cadence import merge_suppressions
 from rules.core.champions import champion_facts, previous_person_key
 from rules.core.contribution import contribution_of
 from rules.core.decide import Suppressed, TriggerRef, assess, evaluation_time, open_window
 from rules.core.dedup import Overflow, Spill, is_too_late, prune_seen, remember, seen_before
-from rules.core.facts import facts_for
+from rules.core.facts import event_reads, facts_for
 from rules.core.fitcache import FitCache
 from rules.core.merge import merge_account, merge_person
-from rules.core.scoring import (
-    match_engagement_rule,
-    match_trigger,
-)
+from rules.core.scoring import match_engagement_rule, match_trigger
 from rules.core.state import (
     AccountState,
     ProspectState,
@@ -168,7 +166,9 @@ def _person_signal(
         touched = _touched_account(account, key, signal, fp) if key is not None else None
         return Outcome("duplicate", account=touched if touched != account else None)
 
-    facts = facts_for(signal, signal.person, signal.account)
+    facts = facts_for(
+        signal, signal.person, signal.account, reads=event_reads(rulebook, signal.type)
+    )
     if history is not None:
         facts |= champion_facts(history)
     rule = match_engagement_rule(rulebook, signal, facts)
@@ -179,38 +179,53 @@ def _person_signal(
     trigger = match_trigger(
         rulebook, signal, facts, sums=prospect.engagement.sums, current=contribution
     )
-    a = assess(
-        rulebook,
-        prospect,
-        new_account,
-        at,
-        now,
-        trigger_at=signal.occurred_at,
-        cadence=prospect.cadence,
-        suppression=_suppression(view, signal, pk),
-        trigger=trigger,
-        trigger_rule=rule.name if rule is not None else None,
-        fits=fits,
-    )
+    # Most signals stay below the threshold: unscored when caps prove it, else screened.
     window = None
     state = prospect
-    if a.suppressed is None:
-        state, window = open_window(
+    suppressed: Suppressed | None = None
+    first = None
+    if not (
+        eng.trimmed(prospect.engagement, at.timestamp(), horizon)
+        and surely_below(rulebook, prospect, new_account, trigger=trigger, fits=fits)
+    ):
+        first = screen(rulebook, prospect, new_account, at, trigger=trigger, fits=fits)
+    if first is None:
+        suppressed = Suppressed(pk, "below_threshold")
+    elif first[6] is not None:
+        suppressed = Suppressed(pk, first[6])
+        state = _trimmed(state, first[4])
+    else:
+        a = assess(
             rulebook,
-            a,
-            TriggerRef(signal.source, signal.event_id, signal.occurred_at),
+            prospect,
+            new_account,
+            at,
             now,
+            trigger_at=signal.occurred_at,
             cadence=prospect.cadence,
-            history=history,
+            suppression=_suppression(view, signal, pk),
+            trigger=trigger,
+            trigger_rule=rule.name if rule is not None else None,
+            fits=fits,
+            screened=first,
         )
-    # The score just computed ranks the contributions worth keeping whole.
-    state = msgspec.structs.replace(state, engagement=eng.trim(state.engagement, a.scored))
+        suppressed = a.suppressed
+        if suppressed is None:
+            state, window = open_window(
+                rulebook,
+                a,
+                TriggerRef(signal.source, signal.event_id, signal.occurred_at),
+                now,
+                cadence=prospect.cadence,
+                history=history,
+            )
+        state = _trimmed(state, first[4])
     return Outcome(
         "applied",
         account=new_account if new_account != account else None,
         prospects={pk: state},
         windows=(window,) if window is not None else (),
-        suppressed=(a.suppressed,) if a.suppressed is not None else (),
+        suppressed=(suppressed,) if suppressed is not None else (),
         rule=rule.name if rule is not None else None,
         spills=tuple((owner, s) for s in spills),
     )
@@ -235,7 +250,7 @@ def _account_signal(
     owner = account_owner(key)
     if account is not None and seen_before(account.seen, fp, day, _overflow(view, owner)):
         return Outcome("duplicate")
-    facts = facts_for(signal, None, named)
+    facts = facts_for(signal, None, named, reads=event_reads(rulebook, signal.type))
     rule = match_engagement_rule(rulebook, signal, facts)
     contribution = contribution_of(rulebook, rule, signal, facts) if rule is not None else None
     state = _touched_account(account, key, signal, fp)
@@ -341,6 +356,14 @@ def _merged_prospect(
     return state, (*spills, *drops)
 
 
+def _trimmed(state: ProspectState, scored: eng.Scored) -> ProspectState:
+    """The state keeping the contributions worth most on the score just computed."""
+    engagement = eng.trim(state.engagement, scored)
+    if engagement is state.engagement:
+        return state
+    return msgspec.structs.replace(state, engagement=engagement)
+
+
 def _touched_account(
     state: AccountState | None, key: str | None, signal: SignalRec, fp: int
 ) -> AccountState:
@@ -353,7 +376,9 @@ def _touched_account(
     if signal.account is None:
         return state
     # The domain is the account's identity: always its normalised key, never merged.
-    incoming = msgspec.structs.replace(signal.account, domain=key)
+    incoming = signal.account
+    if incoming.domain != key:
+        incoming = msgspec.structs.replace(incoming, domain=key)
     merged, stamps = merge_account(state.account, incoming, state.stamps, stamp)
     if stamps is state.stamps:
         return state

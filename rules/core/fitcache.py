@@ -8,7 +8,10 @@ An answer is keyed by the rulebook's content hash (a reloaded rulebook never reu
 answer) and by only the person and account fields the fit section reads (its conditions and
 its detail templates): people with the same title at the same account share one answer, so
 nearly every lookup hits, and a key is a few short values, cheap to hash. Least recently
-used entries go first when it is full, one at a time. Not thread-safe (one event loop uses
+used entries go first when it is full, one at a time. In front of it, the last `_SEEN`
+records asked about are known by identity (the engine hands back the very records of an
+unchanged state), cleared all at once when full: only a shortcut, the answers are the
+same. Not thread-safe (one event loop uses
 it).
 """
 
@@ -28,6 +31,8 @@ from signals.windows import FitReason
 
 __all__ = ["FitCache", "FitResult", "fit_inputs", "fit_of"]
 
+_SEEN = 8192  # records remembered by identity (kept alive by it: a small bound)
+
 FitResult = tuple[float, tuple[FitReason, ...], str, Disqualifier | None]
 """(points, matched fit rules, tier, first disqualifier that holds)."""
 
@@ -39,6 +44,7 @@ class FitCache:
         self.maxsize = maxsize
         self._answers: OrderedDict[tuple[Any, ...], FitResult] = OrderedDict()
         self._inputs: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {}
+        self._seen: dict[tuple[int, int], tuple[PersonRec, AccountRec | None, str, FitResult]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -47,6 +53,21 @@ class FitCache:
 
     def get(self, rulebook: Rulebook, person: PersonRec, account: AccountRec | None) -> FitResult:
         digest = rulebook.hash
+        # The same records come back while a person's state is unchanged (a merge that
+        # changes nothing keeps them): known by identity, no key to build.
+        seen = self._seen.get((id(person), id(account)))
+        if seen is not None and seen[0] is person and seen[1] is account and seen[2] == digest:
+            self.hits += 1
+            return seen[3]
+        answer = self._get(digest, rulebook, person, account)
+        if len(self._seen) >= _SEEN:
+            self._seen.clear()
+        self._seen[(id(person), id(account))] = (person, account, digest, answer)
+        return answer
+
+    def _get(
+        self, digest: str, rulebook: Rulebook, person: PersonRec, account: AccountRec | None
+    ) -> FitResult:
         inputs = self._inputs.get(digest)
         if inputs is None:
             inputs = self._inputs[digest] = _getters(*fit_inputs(rulebook))

@@ -121,16 +121,25 @@ def value_of(days: tuple[DaySum, ...], periods: tuple[Period, ...], anchor: int,
     return total + sum(p.weighted * 2.0 ** ((p.start - anchor) * rate) for p in periods)
 
 
+_SPANS: dict[tuple[bool, float, float | None, float, float], tuple[float, int | float]] = {}
+"""(counts, exact) of `fold` by the parameters they depend on: a few per rulebook."""
+
+
 def fold(s: RuleSum, today: int, horizon_days: float, longest_half_life: float) -> RuleSum | None:
     """`s` at watermark day `today`: days past its exact window folded into their periods,
     expired days and periods dropped, its value recomputed; None when nothing is left.
     O(1) when nothing folds or expires (days and periods are sorted, periods first)."""
-    counts = lasts(s, horizon_days)
-    exact = min(exact_days(s, horizon_days, longest_half_life), counts)
-    oldest_day = s.days[0].day if s.days else None
-    oldest_period = s.periods[0].start if s.periods else None
-    if (oldest_day is None or today - oldest_day < exact) and (
-        oldest_period is None or today - oldest_period < counts
+    spans = (s.capped_per_day, s.half_life_days, s.within_days, horizon_days, longest_half_life)
+    known = _SPANS.get(spans)
+    if known is None:
+        counts = lasts(s, horizon_days)
+        known = counts, min(exact_days(s, horizon_days, longest_half_life), counts)
+        if len(_SPANS) >= 4096:  # rulebook changes over a long run
+            _SPANS.clear()
+        _SPANS[spans] = known
+    counts, exact = known
+    if (not s.days or today - s.days[0].day < exact) and (
+        not s.periods or today - s.periods[0].start < counts
     ):
         return s
     rate = 1.0 / s.half_life_days

@@ -49,6 +49,8 @@ def merge_account(
 
 def merge(current: _R | None, incoming: _R, stamps: Stamps, stamp: Stamp) -> tuple[_R, Stamps]:
     """`current` with the fields `incoming` carries newer than what `stamps` says it has."""
+    if incoming == current:
+        return current, stamps  # the common case: every field repeats the current value
     new = msgspec.structs.astuple(incoming)
     values = list(msgspec.structs.astuple(current)) if current is not None else list(new)
     held = stamps.index.ljust(len(new), bytes([NO_STAMP]))

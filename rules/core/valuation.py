@@ -78,21 +78,26 @@ def score(sums: Iterable[RuleSum], at: datetime, horizon_days: float) -> Scored:
             group.append(s)
     by_rule: dict[str, float] = {}
     rule_factor: dict[str, float] = {}
-    shared: set[str] = set()
+    shared: set[str] | None = None
     total = 0.0
     for rule, group in by_name.items():
         together = len(group) > 1 and _shares_capped_days(group)
         if together:
-            shared.add(rule)
+            shared = {rule} if shared is None else shared | {rule}
         value = _rule_value(group, today, at_s, horizon_days, together)
         if value is None:
             continue
         newest = group[0] if len(group) == 1 else max(group, key=lambda s: s.newest)
-        clamped = _clamp(value, newest.cap)
+        cap = newest.cap
+        clamped = value if cap is None else max(-cap, min(cap, value))
         by_rule[rule] = clamped
         rule_factor[rule] = clamped / value if value else 0.0
         total += clamped
-    return Scored(total, by_rule, by_name, rule_factor, frozenset(shared), at_s, horizon_days)
+    joint = frozenset(shared) if shared else _NONE
+    return Scored(total, by_rule, by_name, rule_factor, joint, at_s, horizon_days)
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 def _rule_value(
@@ -102,11 +107,13 @@ def _rule_value(
     total = 0.0
     counted = False
     for s in group:
-        if not s.days and not s.periods:
+        days, periods = s.days, s.periods
+        if not days and not periods:
             continue
-        counts = lasts(s, horizon_days)
+        within = s.within_days
+        counts = horizon_days if within is None else min(horizon_days, within)  # lasts(s, ...)
         rate = 1.0 / (s.half_life_days * DAY_SECONDS)
-        oldest = min(s.periods[0].start if s.periods else today, s.days[0].day if s.days else today)
+        oldest = min(periods[0].start if periods else today, days[0].day if days else today)
         if not shared and today - oldest < counts:
             total += s.value * 2.0 ** (-(at_s - s.anchor * DAY_SECONDS) * rate)
             counted = True
@@ -147,9 +154,3 @@ def _shared_factor(group: list[RuleSum], day: DaySum) -> float:
     if caps and abs(total) > min(caps):
         return min(caps) / abs(total)
     return 1.0
-
-
-def _clamp(value: float, cap: float | None) -> float:
-    if cap is None:
-        return value
-    return max(-cap, min(cap, value))
