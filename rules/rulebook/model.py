@@ -318,3 +318,6 @@ class Rulebook(BaseModel):
                     "engagement rule (engagement.rules names: "
                     f"{', '.join(sorted(engagement_rules)) or 'none'})"
                 )
+        # Fixed now: evaluating a condition later can change how pydantic dumps it
+        # (`eq: true` as `eq: 1`), and with it a hash computed lazily.
+        _ = self.hash

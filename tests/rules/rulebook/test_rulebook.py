@@ -187,3 +187,16 @@ def test_hash_differs_when_threshold_differs(a: int, delta: int) -> None:
     one = BASE.replace("threshold: 50", f"threshold: {a + 1}")
     two = BASE.replace("threshold: 50", f"threshold: {a + 1 + delta}")
     assert parse_rulebook(one).hash != parse_rulebook(two).hash
+
+
+def test_hash_is_fixed_at_validation_not_by_the_conditions_evaluated_since() -> None:
+    """Evaluating `eq: true` once changes how pydantic dumps the condition (`eq: 1`); a
+    hash computed lazily after that differed from a fresh load's, so windows from a worker
+    and from an offline replay of the same file could carry different rulebook hashes."""
+    used = load_rulebook(EXAMPLE_PATH)
+    for rule in used.engagement.rules:
+        evaluate(rule.when, {"champion": {"is_champion": True}})
+    for trigger in used.windows.triggers:
+        if trigger.when is not None:
+            evaluate(trigger.when, {"champion": {"is_champion": True}})
+    assert used.hash == load_rulebook(EXAMPLE_PATH).hash
