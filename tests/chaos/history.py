@@ -12,6 +12,7 @@ barriers the runner waits on (tests/chaos/runner.py):
                windows), opt-outs, bounces, vacations, won and lost deals
     ---------- barrier: a post-demo marker window on every keyed partition
     second     six more days of signals, mostly for people with outreach behind them
+    ---------- barrier: a marker window on every keyed partition
     moves      job changes, all at one instant after everything else
     end        two rounds of markers at that same instant, a barrier between them
 
@@ -26,7 +27,10 @@ the orders the engine may see):
   late. Every job change happens after all other events, is produced keyed by its *old*
   account (so it departs after everything there), moves to an account no one leaves, and
   each new account's partition receives one: its arrival reads the same clock and state
-  whenever it lands;
+  whenever it lands. The barrier before them matters: an arrival moves its partition's
+  event clock to the job change's time, so it must not land before that partition's own
+  signals (its old account is on another input partition, which the router may read
+  ahead of this one);
 - outreach concerns only people known under one account who never move, since person-level
   suppressions (opt-outs following a person to other accounts) are not the engine's yet.
 """
@@ -177,6 +181,12 @@ def build_history(settings: Settings, seed: int, *, people: int = 200) -> Histor
     second_end = outreach_end + timedelta(days=_SECOND_DAYS)
     again = _unique(touched + rng.sample([p for p in staff if id(p) not in moving], 60))
     b.signals(second_wave(rng, again, companies, outreach_end, second_end), "s")
+    # A job change reaches its old account's partition from another input partition than
+    # that account's signals: without this barrier a router that lags on one input
+    # partition lets a job change (dated after every signal) overtake them there, and the
+    # partition's event clock judges them from the job change's time (seen in the kill
+    # rotation: windows opened later or not at all).
+    b.barrier("second", second_end + timedelta(minutes=30))
 
     # -- job changes at one instant, then the end markers at the same instant -----------
     moved_at = second_end + timedelta(hours=1)

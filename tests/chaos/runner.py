@@ -285,8 +285,8 @@ async def _true_ends(settings: Settings, topic: str) -> dict[int, int]:
 
 
 async def partition_report(settings: Settings) -> list[str]:
-    """Per partition of the input and keyed topics: records a plain consumer reads, the
-    group's committed offset and the broker's end offset (which it may under-report)."""
+    """Per partition of the input and keyed topics: records a plain consumer reads and the
+    committed offset of the group that reads it (the router's for input topics)."""
     topics = Topics.from_settings(settings)
     names = [settings.topic_page_visited, topics.activity, topics.keyed]
     admin = AIOKafkaAdminClient(**client_kwargs(settings))
@@ -299,7 +299,8 @@ async def partition_report(settings: Settings) -> list[str]:
             for m in messages:
                 last[m.partition] = max(last.get(m.partition, -1), m.offset)
             tps = [TopicPartition(name, p) for p in range(settings.partitions)]
-            committed = await admin.list_consumer_group_offsets(settings.app_id, partitions=tps)
+            group = settings.app_id if name == topics.keyed else f"{settings.app_id}-router"
+            committed = await admin.list_consumer_group_offsets(group, partitions=tps)
             for tp in tps:
                 read = last.get(tp.partition, -1) + 1
                 meta = committed.get(tp)

@@ -47,7 +47,7 @@ def test_the_same_seed_builds_the_same_history_and_another_seed_another(settings
 def test_every_barrier_waits_for_a_window_on_every_keyed_partition(settings, history):
     expectation = expect(settings, history.records)
     barriers = [s for s in history.steps if isinstance(s, Barrier)]
-    assert [b.name for b in barriers] == ["contacts", "history", "outreach", "end-1"]
+    assert [b.name for b in barriers] == ["contacts", "history", "outreach", "second", "end-1"]
     for barrier in barriers[1:]:
         ids = expectation.ids_triggered_by(barrier.events)
         assert sorted(expectation.partitions[i] for i in ids) == list(range(6))
