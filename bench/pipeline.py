@@ -49,21 +49,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-
 from signals.models import SignalType
 from signals.sample import generate
 from streams.broker import EmbeddedBroker, create_topics, free_port, wait_for_broker
-from streams.ends import true_end_offsets
-from streams.kafka_security import client_kwargs
 from streams.local import Record, WorkerProcess, produce, settings_env
 from streams.settings import Settings
 from streams.topics import Topics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: its siblings
 from latency import Latency, steady_latency
+from timing import GroupWatch, Timing, plain_aiokafka, time_group
 
 __all__ = ["main"]
 
@@ -108,152 +103,7 @@ def sample_records(n: int, topics: Topics) -> list[Record]:
 # -- watching a consumer group from outside ---------------------------------------------------
 
 
-async def _topic_partitions(
-    consumer: AIOKafkaConsumer, topics: Sequence[str], timeout: float = 20.0
-) -> list[TopicPartition]:
-    deadline = time.monotonic() + timeout
-    tps: list[TopicPartition] = []
-    for topic in topics:
-        while not (found := consumer.partitions_for_topic(topic)):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"topic {topic} did not appear in {timeout:.0f}s")
-            await consumer._client.force_metadata_update()
-            await asyncio.sleep(0.1)
-        tps += [TopicPartition(topic, p) for p in sorted(found)]
-    return tps
-
-
-class GroupWatch:
-    """End offsets and a group's committed offsets, over long-lived clients (cheap to poll)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._admin = AIOKafkaAdminClient(**client_kwargs(settings))
-        self._consumer = AIOKafkaConsumer(**client_kwargs(settings), enable_auto_commit=False)
-        # `true_end_offsets` assigns partitions, which narrows a consumer's metadata to them:
-        # a second consumer keeps finding new topics.
-        self._ends = AIOKafkaConsumer(**client_kwargs(settings), enable_auto_commit=False)
-
-    async def __aenter__(self) -> GroupWatch:
-        await self._admin.start()
-        await self._consumer.start()
-        await self._ends.start()
-        # Let the consumer's background task start: aiokafka's stop() re-raises the
-        # CancelledError of a task cancelled before it ever ran.
-        await asyncio.sleep(0)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._ends.stop()
-        await self._consumer.stop()
-        await self._admin.close()
-
-    async def partitions(self, topics: Sequence[str]) -> list[TopicPartition]:
-        return await _topic_partitions(self._consumer, topics)
-
-    async def ends(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
-        """True end offsets: this broker under-reports them after batched produces, so
-        `streams.ends` reads the last record itself."""
-        return await true_end_offsets(self._ends, tps)
-
-    async def committed(
-        self, group: str, tps: Sequence[TopicPartition]
-    ) -> dict[TopicPartition, int]:
-        found = await self._admin.list_consumer_group_offsets(group, partitions=list(tps))
-        out = {}
-        for tp in tps:
-            meta = found.get(tp)
-            out[tp] = meta.offset if meta is not None and meta.offset >= 0 else 0
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class Timing:
-    events: int  # events finished between the two observations
-    seconds: float
-    startup: float  # worker start to first visible progress
-
-    @property
-    def rate(self) -> float:
-        return self.events / self.seconds if self.seconds > 0 else float("nan")
-
-
-async def time_group(
-    watch: GroupWatch,
-    worker: WorkerProcess,
-    *,
-    groups: dict[str, Sequence[str]],
-    counted: str,
-    expected: int,
-    timeout: float,
-    whole: bool = False,
-) -> Timing:
-    """Time a worker from the first commit of group `counted` until every group in `groups`
-    has committed the true end of each of its topics.
-
-    `groups` maps each consumer group of the worker to the topics it commits (the pipeline
-    has two: its router's on the input topics, its score agent's on the keyed topic).
-    Events are counted by `counted`'s commits, which are one per input record, from the
-    first one seen; with `whole`, every expected event counts (the pipeline: its router
-    runs far ahead of its score agent, so most of what it routed before its first commit
-    was seen is still scored inside the interval; this overstates the rate by what was
-    scored before that first commit, at most one poll, 50 ms, of scoring). Raises if the
-    worker dies or on timeout.
-    """
-    spawned = time.perf_counter()
-    tps_of = {group: await watch.partitions(topics) for group, topics in groups.items()}
-    deadline = time.monotonic() + timeout
-    started: float | None = None
-    done_at_start = 0
-    while True:
-        committed = {g: await watch.committed(g, tps) for g, tps in tps_of.items()}
-        ends = await watch.ends([tp for tps in tps_of.values() for tp in tps])
-        now = time.perf_counter()
-        done = sum(committed[counted].values())
-        if started is None and any(committed[counted].values()):
-            started, done_at_start = now, done
-        lag = sum(
-            max(0, ends[tp] - offset)
-            for by_tp in committed.values()
-            for tp, offset in by_tp.items()
-        )
-        if started is not None and lag == 0 and done >= expected:
-            events = expected if whole else done - done_at_start
-            return Timing(events, now - started, started - spawned)
-        if not worker.alive:
-            raise RuntimeError(f"worker exited early:\n{worker.log_tail()}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{counted}: lag {lag} after {timeout:.0f}s\n{worker.log_tail()}")
-        await asyncio.sleep(_POLL_SECONDS)
-
-
 # -- the three measurements -------------------------------------------------------------------
-
-
-async def plain_aiokafka(
-    settings: Settings, topics: Sequence[str], n: int, timeout: float
-) -> Timing:
-    """Read `n` records from `topics` (all partitions assigned, no group) and decode each."""
-    consumer = AIOKafkaConsumer(
-        **client_kwargs(settings), enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        tps = await _topic_partitions(consumer, topics)
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        count = 0
-        started = time.perf_counter()
-        while count < n:
-            if time.perf_counter() - started > timeout:
-                raise TimeoutError(f"plain consumer read {count} of {n} in {timeout:.0f}s")
-            batch = await consumer.getmany(timeout_ms=500)
-            for messages in batch.values():
-                for message in messages:
-                    orjson.loads(message.value)
-                    count += 1
-        return Timing(count, time.perf_counter() - started, 0.0)
-    finally:
-        await consumer.stop()
 
 
 @dataclass
@@ -366,6 +216,7 @@ class Bench:
                     expected=self.events,
                     whole=True,
                     timeout=self.timeout * (3 if profile_out else 1),
+                    cpu_of=spawned,
                 )
                 windows = await _windows_opened(watch, topics.windows_opened)
             for other in spawned[1:]:
@@ -454,16 +305,22 @@ def print_profile(out: Path, lines: int) -> None:
 
 
 def render(
-    results: dict[str, list[float]], windows: int, repeat: int, latency: Latency | None = None
+    results: dict[str, list[float]],
+    windows: int,
+    repeat: int,
+    latency: Latency | None = None,
+    cpu: dict[str, list[float]] | None = None,
 ) -> str:
     median = {name: statistics.median(rates) for name, rates in results.items() if rates}
+    cpu_median = {name: statistics.median(v) for name, v in (cpu or {}).items() if v}
     pipe = median.get(PIPELINE, float("nan"))
     label = "events/s" if repeat == 1 else f"events/s (median of {repeat})"
-    rows = [f"{'measurement':<32} {label:>26} {'pipeline / this':>16}"]
+    rows = [f"{'measurement':<32} {label:>26} {'pipeline / this':>16} {'CPU us/event':>13}"]
     for name in ORDER:
         if name in median:
             rate = median[name]
-            rows.append(f"{name:<32} {rate:>26,.0f} {pipe / rate:>15.2f}x")
+            used = cpu_median.get(name, float("nan"))
+            rows.append(f"{name:<32} {rate:>26,.0f} {pipe / rate:>15.2f}x {used:>13.0f}")
     rows.append(f"windows opened by the pipeline (last run) = {windows}")
     table = median.get(TABLE)
     plain = median.get(PLAIN)
@@ -484,6 +341,13 @@ def render(
         rows.append(
             f"pipeline 2 workers / 1 worker = {two / pipe:.2f}x (target >= 1.4x: {verdict})"
         )
+        one_cpu, two_cpu = cpu_median.get(PIPELINE), cpu_median.get(PIPELINE2)
+        if one_cpu and two_cpu and not math.isnan(one_cpu + two_cpu):
+            verdict = "MET" if two_cpu / one_cpu <= 1.15 else "MISSED"
+            rows.append(
+                f"worker CPU per event, 2 workers / 1 worker = {two_cpu / one_cpu:.2f}x "
+                f"(target <= 1.15x: {verdict})"
+            )
     if latency is not None:
         rows.append(latency.line())
     return "\n".join(rows)
@@ -501,37 +365,48 @@ async def run(args: argparse.Namespace, bench: Bench) -> None:
     say(f"produced to {len(topics.inputs)} input topics in {time.perf_counter() - started:.1f}s")
 
     results: dict[str, list[float]] = defaultdict(list)
+    cpu: dict[str, list[float]] = defaultdict(list)  # CPU us per event, per measurement
     windows = 0
     for round_ in range(1, args.repeat + 1):
         tag = f"#{round_}/{args.repeat}"
 
         timing = await plain_aiokafka(bench.base, bench.inputs, args.events, bench.timeout)
         results[PLAIN].append(timing.rate)
-        say(f"{PLAIN:<32} {tag}  {timing.rate:>9,.0f} ev/s  ({timing.seconds:.2f}s)")
+        cpu[PLAIN].append(timing.cpu_us_per_event)
+        say(
+            f"{PLAIN:<32} {tag}  {timing.rate:>9,.0f} ev/s  ({timing.seconds:.2f}s, "
+            f"CPU {timing.cpu_us_per_event:.0f} us/event)"
+        )
 
         for name, table in ((BARE, False), (TABLE, True)):
             if name == BARE and args.skip_bare:
                 continue
             timing = await bench.minimal("table" if table else "bare", table=table)
             results[name].append(timing.rate)
+            cpu[name].append(timing.cpu_us_per_event)
             say(
                 f"{name:<32} {tag}  {timing.rate:>9,.0f} ev/s  ({timing.events} in "
-                f"{timing.seconds:.2f}s, startup {timing.startup:.1f}s)"
+                f"{timing.seconds:.2f}s, startup {timing.startup:.1f}s, "
+                f"CPU {timing.cpu_us_per_event:.0f} us/event)"
             )
 
         timing, windows = await bench.pipeline()
         results[PIPELINE].append(timing.rate)
+        cpu[PIPELINE].append(timing.cpu_us_per_event)
         say(
             f"{PIPELINE:<32} {tag}  {timing.rate:>9,.0f} ev/s  ({timing.events} in "
-            f"{timing.seconds:.2f}s, startup {timing.startup:.1f}s, {windows} windows)"
+            f"{timing.seconds:.2f}s, startup {timing.startup:.1f}s, {windows} windows, "
+            f"CPU {timing.cpu_us_per_event:.0f} us/event)"
         )
 
     if not args.skip_scaling:
         timing, _ = await bench.pipeline(workers=2)
         results[PIPELINE2].append(timing.rate)
+        cpu[PIPELINE2].append(timing.cpu_us_per_event)
         say(
             f"{PIPELINE2:<32}        {timing.rate:>9,.0f} ev/s  ({timing.events} in "
-            f"{timing.seconds:.2f}s, startup {timing.startup:.1f}s)"
+            f"{timing.seconds:.2f}s, startup {timing.startup:.1f}s, "
+            f"CPU {timing.cpu_us_per_event:.0f} us/event, both workers)"
         )
         say(f"latency: one worker, {args.rate:.0f} signals/s for {args.seconds:.0f} s")
         latency = await steady_latency(
@@ -551,7 +426,7 @@ async def run(args: argparse.Namespace, bench: Bench) -> None:
         latency = None
 
     print()
-    print(render(results, windows, args.repeat, latency))
+    print(render(results, windows, args.repeat, latency, cpu))
 
     if args.profile:
         profiler = _profiler()
