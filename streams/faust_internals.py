@@ -22,6 +22,9 @@ relies on, in one place. `tests/streams/test_faust_internals.py` fails if one mo
   recovery calls after it has resumed the standby partitions: standby records fetched in
   between are lost and the standby's offset moves past them, so the worker runs with
   `table_standby_replicas=0` (`streams.app`).
+- aiokafka's `GroupCoordinator._maybe_leave_group`, which `close` calls: the router
+  replaces it so that a stopping router leaves its group by session expiry rather than
+  LeaveGroup (`streams.router`).
 - `Consumer._thread` (`AIOKafkaConsumerThread.call_thread`, `_ensure_consumer()`) and
   aiokafka's `GroupCoordinator.request_rejoin`: the stall watchdog's rejoin
   (`streams.watchdog`), and its diagnosis of a stalled partition.

@@ -107,6 +107,7 @@ class Router:
                     await self._route(consumer, batch)
         finally:
             self._consumer = None
+            _leave_by_session_expiry(consumer)
             await consumer.stop()
 
     async def committed(self) -> dict[TopicPartition, int]:
@@ -216,6 +217,27 @@ def _split(entries: list[Entry]) -> list[bytes]:
         return [whole]
     half = len(entries) // 2
     return [*_split(entries[:half]), *_split(entries[half:])]
+
+
+def _leave_by_session_expiry(consumer: AIOKafkaConsumer) -> None:
+    """Stop without a LeaveGroup request: the group drops this member when its session
+    expires, as it does for a worker killed outright. On the embedded broker (Tansu 0.6) a
+    group whose leader leaves with LeaveGroup can stop assigning partitions for good: the
+    members rejoin the same generation, none is elected leader, none syncs (twice in the
+    rebalance-churn scenario, when its first worker, the router's leader, left). The cost
+    on any broker: a stopping worker's input partitions move a session timeout later.
+    Relies on aiokafka's `GroupCoordinator._maybe_leave_group`, which `close` calls
+    (`streams.faust_internals`)."""
+    coordinator = getattr(consumer, "_coordinator", None)
+    if coordinator is not None:
+        coordinator._maybe_leave_group = _forget_generation(coordinator)
+
+
+def _forget_generation(coordinator: Any) -> Callable[[], Any]:
+    async def leave_quietly() -> None:
+        coordinator.reset_generation()
+
+    return leave_quietly
 
 
 class _Drain(ConsumerRebalanceListener):

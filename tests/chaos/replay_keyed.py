@@ -20,7 +20,7 @@ import base64
 import json
 import sys
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ import orjson
 
 from rules.rulebook.loader import load_rulebook
 from streams.effects import FrameWork, Handlers
-from streams.frames import decode_frame
+from streams.frames import ACTIVITY, ARRIVAL, CONTACT, DEPARTURE, SIGNAL, TICK, decode_frame
 from streams.partition import TABLES, PartitionState
 from streams.settings import Settings
 from streams.store import Memo
@@ -67,7 +67,8 @@ def replay(
     for row in frames:
         by_partition[row["partition"]].append(row)
     windows: dict[str, tuple[int, bytes]] = {}
-    # Partitions are independent but for suppressions; replay them round-robin by offset.
+    # One partition after another: they share only person-level suppressions, which apply
+    # at once here. Offsets are list indices: the topic was read from offset 0.
     clocks: dict[int, datetime] = {}
     for p, rows in sorted(by_partition.items()):
         for at, start in rewinds.get(p, ()):  # a seek back: rows [start, at) once more
@@ -76,9 +77,10 @@ def replay(
             state = PartitionState(p, stores, Memo(0), supp.get)
 
             def now(at: datetime | None, p: int = p) -> datetime:
+                """`streams.score`'s event clock: the partition's newest event time."""
                 if at is not None and (p not in clocks or at > clocks[p]):
                     clocks[p] = at
-                return clocks[p]
+                return clocks.get(p) or datetime.now(UTC)
 
             work = FrameWork(state, now)
             for entry in decode_frame(row["value"]):
@@ -96,15 +98,14 @@ def replay(
 
 
 def _dispatch(handlers: Handlers, entry: Any, work: FrameWork) -> None:
-    from streams import frames as f
-
+    """The score agent's dispatch, less erasure (no chaos scenario erases)."""
     table = {
-        f.SIGNAL: handlers.signal,
-        f.ARRIVAL: handlers.arrival,
-        f.DEPARTURE: handlers.departure,
-        f.ACTIVITY: handlers.activity,
-        f.CONTACT: handlers.contact,
-        f.TICK: handlers.tick,
+        SIGNAL: handlers.signal,
+        ARRIVAL: handlers.arrival,
+        DEPARTURE: handlers.departure,
+        ACTIVITY: handlers.activity,
+        CONTACT: handlers.contact,
+        TICK: handlers.tick,
     }
     handler = table.get(entry.kind)
     if handler is not None:

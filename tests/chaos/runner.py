@@ -256,14 +256,19 @@ class Scenario:
         out.mkdir(parents=True, exist_ok=True)
         for name in (topics.keyed, topics.windows_opened, topics.windows_closed):
             ends = await _true_ends(self.settings, name)
+            last: dict[int, int] = {}
 
-            def complete(records: list[Any], ends: dict[int, int] = ends) -> bool:
-                last: dict[int, int] = {}
-                for m in records[-500:]:  # the newest records say how far each partition got
-                    last[m.partition] = max(last.get(m.partition, -1), m.offset)
+            def seen(m: Any, last: dict[int, int] = last) -> None:
+                last[m.partition] = max(last.get(m.partition, -1), m.offset)
+
+            def complete(
+                _: list[Any], ends: dict[int, int] = ends, last: dict[int, int] = last
+            ) -> bool:
                 return all(last.get(p, -1) + 1 >= end for p, end in ends.items() if end)
 
-            records = await read_topic(self.settings, name, until=complete, timeout=60.0)
+            records = await read_topic(
+                self.settings, name, until=complete, timeout=60.0, on_record=seen
+            )
             with (out / f"{name}.jsonl").open("w") as f:
                 for m in records:
                     row = {"partition": m.partition, "offset": m.offset, "ts": m.timestamp}

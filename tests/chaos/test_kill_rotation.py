@@ -52,7 +52,12 @@ async def rotate(s: Scenario, rng: random.Random) -> None:
 def test_kill_rotation_loses_and_invents_no_window(chaos_settings, history, fleet, seed, request):
     for name in ("w1", "w2", "w3"):
         fleet.start(name)
-    scenario = Scenario("kill-rotation", chaos_settings, history, fleet, rate=70)
+    # A kill every 12 s or so, against rebalances of about 8 s on this broker (its joins
+    # complete on the rebalance timeout), leaves a few seconds of progress between them:
+    # a phase can take longer than the default 45 s to reach every keyed partition.
+    scenario = Scenario(
+        "kill-rotation", chaos_settings, history, fleet, rate=70, barrier_timeout=90.0
+    )
     rng = random.Random(seed)
     asyncio.run(scenario.run(lambda s: rotate(s, rng)))
     problems = [] if fleet.kills >= KILLS else [f"only {fleet.kills} kills"]

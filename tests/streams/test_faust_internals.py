@@ -158,6 +158,17 @@ def test_standbys_are_off_because_resuming_flow_drops_queued_changelog_records(
     assert resumed < source.index("on_recovery_completed", resumed)
 
 
+def test_the_router_can_stop_without_leaving_its_group() -> None:
+    """`streams.router` stops its consumer without a LeaveGroup request by replacing the
+    coordinator's `_maybe_leave_group`, the one place `close` sends it from."""
+    from aiokafka.consumer.group_coordinator import GroupCoordinator
+
+    close = inspect.getsource(GroupCoordinator.close)
+    assert "self._maybe_leave_group()" in close
+    assert "LeaveGroupRequest" in inspect.getsource(GroupCoordinator._maybe_leave_group)
+    assert callable(GroupCoordinator.reset_generation)
+
+
 def test_the_stream_acks_the_score_agent_turns_off_and_the_buffer_it_reads() -> None:
     """`streams.score` turns the stream's acks off and acks each event itself after its
     group's effects; `streams.group` asks the agent's buffer whether a frame waits."""
