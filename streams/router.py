@@ -229,15 +229,13 @@ def _leave_by_session_expiry(consumer: AIOKafkaConsumer) -> None:
     Relies on aiokafka's `GroupCoordinator._maybe_leave_group`, which `close` calls
     (`streams.faust_internals`)."""
     coordinator = getattr(consumer, "_coordinator", None)
-    if coordinator is not None:
-        coordinator._maybe_leave_group = _forget_generation(coordinator)
+    if coordinator is None:
+        return
 
-
-def _forget_generation(coordinator: Any) -> Callable[[], Any]:
     async def leave_quietly() -> None:
         coordinator.reset_generation()
 
-    return leave_quietly
+    coordinator._maybe_leave_group = leave_quietly
 
 
 class _Drain(ConsumerRebalanceListener):
